@@ -1,0 +1,3 @@
+from megforge.cli import main
+
+raise SystemExit(main())
