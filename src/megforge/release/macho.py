@@ -35,6 +35,7 @@ LC_LOAD_UPWARD_DYLIB = 0x23 | LC_REQ_DYLD
 LC_CODE_SIGNATURE = 0x1D
 LC_VERSION_MIN_MACOSX = 0x24
 LC_BUILD_VERSION = 0x32
+LC_UUID = 0x1B
 DYLIB_LOADS = (LC_LOAD_DYLIB, LC_LOAD_WEAK_DYLIB, LC_REEXPORT_DYLIB, LC_LAZY_LOAD_DYLIB, LC_LOAD_UPWARD_DYLIB)
 PLATFORM_MACOS = 1
 
@@ -81,6 +82,7 @@ class Slice:
     install_name: Optional[str] = None
     rpaths: List[str] = field(default_factory=list)
     signature: Optional[Signature] = None
+    uuid_offset: Optional[int] = None  # absolute offset of the 16 LC_UUID bytes
 
 
 def _cstring(data: bytes, start: int, end: int) -> str:
@@ -121,6 +123,8 @@ def _parse_slice(data: bytes, offset: int, size: int, name: str) -> Slice:
         elif cmd == LC_VERSION_MIN_MACOSX and sl.minos is None:
             (version,) = struct.unpack_from("<I", data, pos + 8)
             sl.minos = format_version(version)
+        elif cmd == LC_UUID:
+            sl.uuid_offset = pos + 8
         elif cmd == LC_CODE_SIGNATURE:
             dataoff, datasize = struct.unpack_from("<2I", data, pos + 8)
             sl.signature = _parse_signature(data, offset, size, dataoff, datasize, name)
@@ -268,3 +272,25 @@ def resign_adhoc(path: Path) -> None:
     Path(path).write_bytes(bytes(data))
     for sl in parse(bytes(data), str(path)):
         verify_signature(bytes(data), sl, str(path))
+
+
+def set_content_uuid(path: Path) -> None:
+    """Replace every slice's LC_UUID by a hash of its contents, then re-sign in place.
+
+    Apple's ld64 derives the UUID from the output's contents; zig's linker does not, so two
+    builds of the same sources differ in their UUID (and hence their signature). The hash
+    covers the slice with the UUID zeroed and without the signature.
+    """
+    data = bytearray(Path(path).read_bytes())
+    for sl in parse(bytes(data), str(path)):
+        if sl.uuid_offset is None:
+            continue
+        end = sl.offset + (sl.signature.dataoff if sl.signature else sl.size)
+        data[sl.uuid_offset: sl.uuid_offset + 16] = bytes(16)
+        digest = bytearray(hashlib.sha256(bytes(data[sl.offset:end])).digest()[:16])
+        digest[6] = (digest[6] & 0x0F) | 0x50  # RFC 4122 name-based (SHA) version and variant bits
+        digest[8] = (digest[8] & 0x3F) | 0x80
+        data[sl.uuid_offset: sl.uuid_offset + 16] = digest
+    Path(path).write_bytes(bytes(data))
+    if all(sl.signature is not None for sl in parse(bytes(data), str(path))):
+        resign_adhoc(path)

@@ -156,9 +156,30 @@ def write_wheel(path: Path, members: Dict[str, Tuple[bytes, int]], dist_info: st
 
 
 def normalize(path: Path, epoch: int) -> None:
-    """Re-pack ``path`` in place reproducibly (see module doc)."""
+    """Re-pack ``path`` in place reproducibly (see module doc).
+
+    Mach-O members also get a content-derived LC_UUID (see macho.set_content_uuid).
+    """
+    from megforge.release import macho
+
     name = parse_name(path.name)
-    write_wheel(path, read_members(path), name.dist_info, epoch)
+    members = read_members(path)
+    for member, (data, mode) in list(members.items()):
+        if macho.is_macho(data[:4]):
+            members[member] = (_with_content_uuid(data), mode)
+    write_wheel(path, members, name.dist_info, epoch)
+
+
+def _with_content_uuid(data: bytes) -> bytes:
+    import tempfile
+
+    from megforge.release import macho
+
+    with tempfile.TemporaryDirectory() as tmp:
+        f = Path(tmp) / "image"
+        f.write_bytes(data)
+        macho.set_content_uuid(f)
+        return f.read_bytes()
 
 
 def source_date_epoch(default_from: Path) -> int:
