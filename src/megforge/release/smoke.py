@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -14,6 +15,11 @@ from urllib.parse import unquote, urlparse
 from megforge.errors import VerifyError
 from megforge.release.wheelfile import sha256_file
 from megforge.release.wheelhouse import check_manifest
+
+
+def clean_env() -> dict:
+    """The environment minus anything that could make a venv see a source checkout."""
+    return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "MEGFORGE_LIB_DIR")}
 
 
 def venv_python(env_dir: Path) -> Path:
@@ -42,7 +48,7 @@ def install_from_wheelhouse(py: Path, wheelhouse: Path, packages: Sequence[str],
     subprocess.run(
         [str(py), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-index",
          "--find-links", str(wheelhouse), "--report", str(report), *packages],
-        check=True,
+        check=True, env=clean_env(),
     )
     items = json.loads(report.read_text())["install"]
     for item in items:
@@ -60,4 +66,4 @@ def run_smoke(py: Path, checks: Sequence[str] = (), require: Sequence[str] = ())
     for r in require:
         cmd += ["--require", r]
     # run from the venv directory so a source checkout on sys.path cannot shadow the install
-    return subprocess.run(cmd, cwd=py.parent, capture_output=True, text=True)
+    return subprocess.run(cmd, cwd=py.parent, capture_output=True, text=True, env=clean_env())
