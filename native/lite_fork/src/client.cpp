@@ -1,0 +1,506 @@
+// Fork mode, caller side: worker lifecycle, per-thread channels and the round trip itself.
+#include "client.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "error.h"
+#include "locate.h"
+#include "settings.h"
+#include "shm.h"
+#include "launch.h"
+
+namespace mgf {
+namespace lite {
+namespace fork {
+
+namespace {
+
+// The process we belong to; changes in a child after fork(), which must start its own worker.
+std::atomic<pid_t> g_pid{0};
+
+void after_fork_in_child() { g_pid.store(getpid()); }
+
+struct Conn {
+  uint64_t generation = 0;
+  pid_t pid = 0;
+  Channel ch;
+};
+thread_local Conn t_conn;
+
+int64_t deadline() {
+  int64_t t = settings().timeout_ms;
+  return t > 0 ? monotonic_ms() + t : 0;
+}
+
+enum class Loss { kTimeout, kEof, kProtocol };
+
+// Mark w gone (once) and say why; every later call on its objects reports the cause.
+void lose_worker(Worker* w, const char* api, Loss loss, const std::string& detail = std::string()) {
+  std::lock_guard<std::mutex> death(w->death_mu);
+  if (w->dead.load()) return;
+  std::string cause = format("the LITE fork-mode worker (pid %lld) ", static_cast<long long>(w->pid));
+  int status = 0;
+  if (loss == Loss::kTimeout) {
+    kill(w->pid, SIGKILL);
+    reap(w->pid, 10000, &status);
+    cause += format("did not answer %s within LITE_FORK_TIMEOUT_MS=%lld ms and was killed", api,
+                    static_cast<long long>(settings().timeout_ms));
+  } else if (loss == Loss::kEof && reap(w->pid, 3000, &status)) {
+    cause += describe_exit(status) + " during " + api;
+  } else {
+    kill(w->pid, SIGKILL);
+    reap(w->pid, 10000, &status);
+    cause += (loss == Loss::kEof ? std::string("closed its channel") : detail) + " during " + api + " and was killed";
+  }
+  {
+    std::lock_guard<std::mutex> lock(w->control_mu);
+    w->control.reset(-1);
+  }
+  State& s = state();
+  std::lock_guard<std::mutex> lock(s.mu);
+  w->cause = cause;
+  w->dead.store(true);
+  for (auto& kv : w->blocks) kv.second.worker_released = true;
+  collect_blocks(w);
+  if (s.current == w) s.current = nullptr;
+  s.stats.workers_lost++;
+}
+
+Worker* start_worker(std::string* error) {
+  std::string searched;
+  std::string real = find_real_library(&searched);
+  if (real.empty()) {
+    *error = "cannot find MegEngine's Lite library (looked for " + searched +
+             "); set MEGFORGE_LITE_REAL_LIB to its path (python -c 'import megforge.lite as l; "
+             "print(l.real_library_path())')";
+    return nullptr;
+  }
+  std::string exe = find_worker(&searched);
+  if (exe.empty()) {
+    *error = "cannot find the worker executable (looked for " + searched + ")";
+    return nullptr;
+  }
+  pid_t pid;
+  int control;
+  if (!spawn_worker(exe, real, &pid, &control, error)) return nullptr;
+  Worker* w = new Worker;  // never freed: handles may outlive it, and it is small
+  w->pid = pid;
+  w->owner_pid = g_pid.load();
+  w->control.reset(control);
+
+  uint32_t kind = 0;
+  const uint8_t* data = nullptr;
+  size_t len = 0;
+  std::string why;
+  Channel::Result r = w->control.recv(&kind, &data, &len, deadline(), &why);
+  Reader in(data, len);
+  uint32_t proto = r == Channel::kOk ? in.u32() : 0;
+  int ok = in.i32();
+  std::string message = in.str();
+  w->have_version = in.i32() != 0;
+  for (int& v : w->version) v = in.i32();
+  if (r != Channel::kOk || kind != kFrameHello || !in.ok() || proto != kProtocolVersion || !ok) {
+    int status = 0;
+    if (r == Channel::kOk && kind == kFrameHello && in.ok() && !ok) {
+      *error = message;
+    } else if (r == Channel::kTimeout) {
+      *error = format("the worker did not start within LITE_FORK_TIMEOUT_MS=%lld ms", static_cast<long long>(settings().timeout_ms));
+    } else {
+      *error = "the worker failed to start";
+    }
+    kill(pid, SIGKILL);
+    if (reap(pid, 10000, &status) && !(WIFEXITED(status) && WEXITSTATUS(status) == 1))
+      *error += " (it " + describe_exit(status) + ")";
+    w->control.reset(-1);
+    w->dead.store(true);
+    w->cause = *error;
+    return nullptr;
+  }
+  State& s = state();
+  std::lock_guard<std::mutex> lock(s.mu);
+  w->generation = s.next_generation++;
+  s.stats.workers_started++;
+  return w;
+}
+
+}  // namespace
+
+State& state() {
+  static State* s = new State;  // never destroyed: worker threads of other libraries may call late
+  return *s;
+}
+
+int api_fail(const char* api, const std::string& message) { return fail(std::string(api) + ": " + message); }
+
+bool worker_usable(Worker* w, const char* api, const char* what) {
+  if (w->owner_pid != g_pid.load()) {
+    api_fail(api, std::string("this ") + what + " was created by the parent of this forked process; "
+                  "create a new one here");
+    return false;
+  }
+  if (w->dead.load()) {
+    api_fail(api, std::string("this ") + what + " is gone because " + w->cause + "; create a new one");
+    return false;
+  }
+  return true;
+}
+
+Worker* acquire_worker(const char* api) {
+  State& s = state();
+  std::lock_guard<std::mutex> start(s.start_mu);
+  Worker* w;
+  {
+    std::lock_guard<std::mutex> lock(s.mu);
+    w = s.current;
+  }
+  if (w && (w->owner_pid != g_pid.load() || w->dead.load())) w = nullptr;
+  if (w) {
+    int status;
+    if (waitpid(w->pid, &status, WNOHANG) == w->pid) {
+      // Died while idle: record why, then start a fresh one.
+      std::lock_guard<std::mutex> death(w->death_mu);
+      std::lock_guard<std::mutex> lock(s.mu);
+      w->cause = format("the LITE fork-mode worker (pid %lld) ", static_cast<long long>(w->pid)) + describe_exit(status);
+      w->dead.store(true);
+      for (auto& kv : w->blocks) kv.second.worker_released = true;
+      collect_blocks(w);
+      s.stats.workers_lost++;
+      w = nullptr;
+    }
+  }
+  if (w) return w;
+  std::string error;
+  w = start_worker(&error);
+  if (!w) {
+    api_fail(api, error);
+    return nullptr;
+  }
+  std::vector<Replay> replays;
+  {
+    std::lock_guard<std::mutex> lock(s.mu);
+    s.current = w;
+    replays = s.replays;
+  }
+  for (const Replay& r : replays) {  // settings made on earlier workers
+    Writer req;
+    req.u32(r.op);
+    req.raw(r.args.data(), r.args.size());
+    Response resp;
+    rpc(w, req, &resp, api);
+  }
+  clear_error();
+  return w;
+}
+
+int rpc(Worker* w, const Writer& request, Response* out, const char* api, int fd) {
+  if (!worker_usable(w, api, "object")) return -1;
+  State& s = state();
+  std::string error;
+  Conn& c = t_conn;
+  if (c.generation != w->generation || c.pid != g_pid.load() || c.ch.fd() < 0) {
+    int sv[2];
+    if (!make_socketpair(sv, &error)) return api_fail(api, error);
+    bool sent;
+    {
+      std::lock_guard<std::mutex> lock(w->control_mu);
+      sent = w->control.send(kFrameChannel, nullptr, 0, &sv[1], 1, deadline(), &error);
+    }
+    close(sv[1]);
+    c.ch.reset(sv[0]);
+    c.ch.set_nonblocking();
+    c.generation = w->generation;
+    c.pid = g_pid.load();
+    if (!sent) {
+      c.ch.reset(-1);
+      lose_worker(w, api, Loss::kProtocol, "stopped accepting connections (" + error + ")");
+      return api_fail(api, w->cause);
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(s.mu);
+    s.stats.calls++;
+  }
+  if (!c.ch.send(kFrameRequest, request.data().data(), request.data().size(), fd >= 0 ? &fd : nullptr,
+                 fd >= 0 ? 1 : 0, deadline(), &error)) {
+    c.ch.reset(-1);
+    lose_worker(w, api, error == "timed out sending" ? Loss::kTimeout : Loss::kEof);
+    return api_fail(api, w->cause);
+  }
+  for (;;) {
+    uint32_t kind = 0;
+    const uint8_t* data = nullptr;
+    size_t len = 0;
+    Channel::Result r = c.ch.recv(&kind, &data, &len, deadline(), &error);
+    if (r != Channel::kOk) {
+      c.ch.reset(-1);
+      lose_worker(w, api, r == Channel::kTimeout ? Loss::kTimeout : r == Channel::kEof ? Loss::kEof : Loss::kProtocol,
+                  "broke the channel (" + error + ")");
+      return api_fail(api, w->cause);
+    }
+    Reader in(data, len);
+    if (kind == kFrameBlock) {
+      uint64_t id = in.u64(), size = in.u64();
+      int bfd = c.ch.take_fd();
+      void* base = nullptr;
+      if (in.at_end() && bfd >= 0 && size > 0 && size <= (uint64_t(1) << 44) && shm_size(bfd) >= static_cast<long long>(size))
+        base = shm_map(bfd, size, true, false, &error);
+      if (bfd >= 0) close(bfd);
+      if (!base) {
+        c.ch.reset(-1);
+        lose_worker(w, api, Loss::kProtocol, "sent an unusable memory block");
+        return api_fail(api, w->cause);
+      }
+      std::lock_guard<std::mutex> lock(s.mu);
+      Block& b = w->blocks[id];
+      if (b.base) {  // an id reused by a confused worker: keep the newest
+        shm_unmap(b.base, b.size);
+        s.stats.shm_blocks_mapped--;
+      }
+      b = Block{static_cast<uint8_t*>(base), static_cast<size_t>(size), w->released_early.erase(id) > 0, 0};
+      s.stats.shm_blocks_mapped++;
+      continue;
+    }
+    if (kind != kFrameResponse) {
+      c.ch.reset(-1);
+      lose_worker(w, api, Loss::kProtocol, "sent an unexpected message");
+      return api_fail(api, w->cause);
+    }
+    int status = in.i32();
+    int code = in.i32();
+    std::string message = in.str();
+    uint64_t copied = in.u64();
+    uint32_t nreleased = in.u32();
+    std::vector<uint64_t> released;
+    for (uint32_t i = 0; i < nreleased && in.ok(); ++i) released.push_back(in.u64());
+    uint32_t nstates = in.u32();
+    out->states.clear();
+    for (uint32_t i = 0; i < nstates && in.ok(); ++i) out->states.push_back(in.pod<TensorState>());
+    bool ok = in.ok();
+    {
+      std::lock_guard<std::mutex> lock(s.mu);
+      s.stats.bytes_copied += copied;
+      for (uint64_t id : released) {
+        auto it = w->blocks.find(id);
+        if (it == w->blocks.end())
+          w->released_early.insert(id);
+        else
+          it->second.worker_released = true;
+      }
+      for (const TensorState& st : out->states) {
+        auto it = w->tensors.find(st.id);
+        if (it != w->tensors.end() && !apply_state(it->second, st)) ok = false;
+      }
+      collect_blocks(w);
+    }
+    if (!ok) {
+      c.ch.reset(-1);
+      lose_worker(w, api, Loss::kProtocol, "sent a malformed answer");
+      return api_fail(api, w->cause);
+    }
+    out->results = in;
+    if (status != 0) return fail(message, code ? code : 1);
+    return 0;
+  }
+}
+
+const TensorState* find_state(const Response& r, uint64_t id) {
+  for (auto it = r.states.rbegin(); it != r.states.rend(); ++it)
+    if (it->id == id) return &*it;
+  return nullptr;
+}
+
+bool apply_state(ClientTensor* t, const TensorState& st) {
+  Worker* w = t->worker;
+  if (!valid_layout(st.layout)) return false;
+  uint64_t new_ref = 0;
+  if (st.flags & kTensorShared) {
+    auto it = w->blocks.find(st.block);
+    if (it == w->blocks.end()) return false;
+    const Block& b = it->second;
+    if (st.offset > b.size || (st.is_continue && st.nbytes > b.size - st.offset)) return false;
+    new_ref = st.block;
+  }
+  if (new_ref != t->block_ref) {
+    if (new_ref) w->blocks[new_ref].refs++;
+    if (t->block_ref) {
+      auto it = w->blocks.find(t->block_ref);
+      if (it != w->blocks.end()) it->second.refs--;
+    }
+    t->block_ref = new_ref;
+  }
+  t->state = st;
+  return true;
+}
+
+void collect_blocks(Worker* w) {
+  State& s = state();
+  for (auto it = w->blocks.begin(); it != w->blocks.end();) {
+    if (it->second.worker_released && it->second.refs <= 0) {
+      shm_unmap(it->second.base, it->second.size);
+      s.stats.shm_blocks_mapped--;
+      it = w->blocks.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+uint8_t* shared_address(const ClientTensor* t) {
+  if (!(t->state.flags & kTensorShared) || !t->block_ref) return nullptr;
+  auto it = t->worker->blocks.find(t->block_ref);
+  if (it == t->worker->blocks.end()) return nullptr;
+  return it->second.base + t->state.offset;
+}
+
+uint64_t block_containing(Worker* w, const void* p, size_t len, uint64_t* offset) {
+  const uint8_t* a = static_cast<const uint8_t*>(p);
+  for (const auto& kv : w->blocks) {
+    const Block& b = kv.second;
+    if (a >= b.base && a < b.base + b.size && len <= static_cast<size_t>(b.base + b.size - a)) {
+      *offset = static_cast<uint64_t>(a - b.base);
+      return kv.first;
+    }
+  }
+  return 0;
+}
+
+namespace {
+
+// Run a copy between caller memory and a tensor's shared block without holding the lock.
+void copy_user(ClientTensor* t, bool into_shared) {
+  State& s = state();
+  uint8_t* shared;
+  void* user;
+  size_t n;
+  uint64_t ref;
+  {
+    std::lock_guard<std::mutex> lock(s.mu);
+    shared = shared_address(t);
+    user = t->user_ptr;
+    n = t->user_len < t->state.nbytes ? t->user_len : t->state.nbytes;
+    ref = t->block_ref;
+    if (!shared || !user || !n) return;
+    t->worker->blocks[ref].refs++;
+  }
+  if (into_shared)
+    std::memcpy(shared, user, n);
+  else
+    std::memcpy(user, shared, n);
+  std::lock_guard<std::mutex> lock(s.mu);
+  t->worker->blocks[ref].refs--;
+  s.stats.bytes_copied += n;
+  collect_blocks(t->worker);
+}
+
+}  // namespace
+
+void sync_in(ClientTensor* t) { copy_user(t, true); }
+
+void sync_out(ClientTensor* t, const LiteLayout& before) {
+  {
+    std::lock_guard<std::mutex> lock(state().mu);
+    if (!t->user_ptr) return;
+    // The library gives up caller memory that no longer fits (it reallocates), and so do we.
+    if (t->state.nbytes > t->user_len || !(t->state.flags & kTensorShared) ||
+        (std::memcmp(&before, &t->state.layout, sizeof before) != 0 && t->state.nbytes > t->user_len)) {
+      t->user_ptr = nullptr;
+      t->user_len = 0;
+      return;
+    }
+  }
+  copy_user(t, false);
+}
+
+ClientTensor* new_tensor(Worker* w, uint64_t id, ClientNetwork* owner) {
+  ClientTensor* t = new ClientTensor;
+  std::memset(&t->state, 0, sizeof t->state);
+  t->worker = w;
+  t->id = id;
+  t->owner = owner;
+  t->block_ref = 0;
+  t->user_ptr = nullptr;
+  t->user_len = 0;
+  w->tensors[id] = t;
+  state().tensors.insert(t);
+  if (owner) owner->tensors.push_back(t);
+  return t;
+}
+
+void delete_tensor(ClientTensor* t) {
+  Worker* w = t->worker;
+  if (t->block_ref) {
+    auto it = w->blocks.find(t->block_ref);
+    if (it != w->blocks.end()) it->second.refs--;
+  }
+  auto it = w->tensors.find(t->id);
+  if (it != w->tensors.end() && it->second == t) w->tensors.erase(it);
+  state().tensors.erase(t);
+  collect_blocks(w);
+  delete t;
+}
+
+namespace {
+__attribute__((constructor)) void register_fork_handler() {
+  g_pid.store(getpid());
+  pthread_atfork(nullptr, nullptr, after_fork_in_child);
+}
+}  // namespace
+
+}  // namespace fork
+}  // namespace lite
+}  // namespace mgf
+
+// ---- megforge additions ---------------------------------------------------------------------
+
+using mgf::lite::fork::State;
+using mgf::lite::fork::Worker;
+
+extern "C" MGF_LITE_API int mgf_lite_fork_mode(void) { return static_cast<int>(mgf::lite::settings().mode); }
+
+extern "C" MGF_LITE_API int mgf_lite_fork_get_stats(mgf_lite_fork_stats* stats, size_t size) {
+  if (!stats || size != sizeof(mgf_lite_fork_stats)) return -1;
+  State& s = mgf::lite::fork::state();
+  std::lock_guard<std::mutex> lock(s.mu);
+  *stats = s.stats;
+  return 0;
+}
+
+extern "C" MGF_LITE_API int64_t mgf_lite_fork_worker_pid(void) {
+  State& s = mgf::lite::fork::state();
+  std::lock_guard<std::mutex> lock(s.mu);
+  return s.current && !s.current->dead.load() ? static_cast<int64_t>(s.current->pid) : 0;
+}
+
+extern "C" MGF_LITE_API int mgf_lite_fork_shutdown(void) {
+  State& s = mgf::lite::fork::state();
+  std::lock_guard<std::mutex> start(s.start_mu);
+  Worker* w;
+  {
+    std::lock_guard<std::mutex> lock(s.mu);
+    w = s.current;
+    s.current = nullptr;
+  }
+  if (!w || w->dead.load() || w->owner_pid != getpid()) return 0;
+  std::lock_guard<std::mutex> death(w->death_mu);
+  {
+    std::lock_guard<std::mutex> lock(w->control_mu);
+    w->control.reset(-1);  // the worker exits when its control channel closes
+  }
+  int status = 0;
+  if (!mgf::lite::reap(w->pid, 5000, &status)) {
+    kill(w->pid, SIGKILL);
+    mgf::lite::reap(w->pid, 10000, &status);
+  }
+  std::lock_guard<std::mutex> lock(s.mu);
+  w->cause = mgf::lite::format("the LITE fork-mode worker (pid %lld) was shut down by mgf_lite_fork_shutdown",
+                               static_cast<long long>(w->pid));
+  w->dead.store(true);
+  for (auto& kv : w->blocks) kv.second.worker_released = true;
+  mgf::lite::fork::collect_blocks(w);
+  return 0;
+}

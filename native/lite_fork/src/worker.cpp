@@ -1,0 +1,353 @@
+// Server plumbing: channels, replies, locking, shared-memory blocks and tensor binding.
+#include "worker.h"
+
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <thread>
+
+#include "error.h"
+#include "shm.h"
+#include "worker_lock.h"
+
+namespace mgf {
+namespace lite {
+
+// ---- test hook ------------------------------------------------------------------------------
+
+bool TestHook::parse(const char* spec, std::string* error) {
+  if (!spec || !*spec) return true;
+  std::string s = spec;
+  size_t eq = s.find('=');
+  if (eq == std::string::npos) {
+    *error = "MEGFORGE_LITE_FORK_TEST_HOOK must look like <call>=<action>[@N]";
+    return false;
+  }
+  call_ = s.substr(0, eq);
+  action_ = s.substr(eq + 1);
+  size_t at = action_.find('@');
+  if (at != std::string::npos) {
+    at_ = std::atoi(action_.c_str() + at + 1);
+    action_.resize(at);
+  }
+  if (action_.compare(0, 6, "delay:") == 0) {
+    delay_ms_ = std::atoi(action_.c_str() + 6);
+    action_ = "delay";
+  }
+  bool known_call = call_ == "forward" || call_ == "load";
+  bool known_action = action_ == "sigkill" || action_ == "sigsegv" || action_ == "hang" || action_ == "delay";
+  if (!known_call || !known_action || at_ < 1) {
+    *error = "MEGFORGE_LITE_FORK_TEST_HOOK='" + s + "': unknown call or action";
+    return false;
+  }
+  return true;
+}
+
+void TestHook::fire(const char* call) {
+  if (call_ != call) return;
+  if (seen_.fetch_add(1) + 1 != at_) return;
+  if (action_ == "sigkill") {
+    kill(getpid(), SIGKILL);
+  } else if (action_ == "sigsegv") {
+    // A real invalid write, as a crashing kernel would do; default disposition so that the
+    // caller sees the signal even if the process installed a handler.
+    signal(SIGSEGV, SIG_DFL);
+    volatile uintptr_t address = 16;
+    *reinterpret_cast<volatile int*>(address) = 1;
+    raise(SIGSEGV);
+  } else if (action_ == "hang") {
+    for (;;) pause();
+  } else if (action_ == "delay") {
+    struct timespec ts = {delay_ms_ / 1000, (delay_ms_ % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0) {
+    }
+  }
+}
+
+// ---- lifecycle ------------------------------------------------------------------------------
+
+int Server::run(int control_fd, const std::string& real_lib) {
+  Channel control(control_fd);
+  Writer hello;
+  hello.u32(kProtocolVersion);
+  std::string error;
+  bool ok = hook_.parse(std::getenv("MEGFORGE_LITE_FORK_TEST_HOOK"), &error) && open_real_lite(real_lib, &api_, &error);
+  int major = 0, minor = 0, patch = 0;
+  bool have_version = ok && api_.LITE_get_version && api_.LITE_get_version(&major, &minor, &patch) == 0;
+  hello.i32(ok ? 1 : 0);
+  hello.str(error);
+  hello.i32(have_version ? 1 : 0);
+  hello.i32(major);
+  hello.i32(minor);
+  hello.i32(patch);
+  std::string send_error;
+  if (!control.send(kFrameHello, hello, 0, &send_error) || !ok) return ok ? 3 : 1;
+
+  // Each caller thread gets its own channel, announced on the control channel with its fd.
+  for (;;) {
+    uint32_t kind;
+    const uint8_t* data;
+    size_t len;
+    Channel::Result r = control.recv(&kind, &data, &len, 0, &error);
+    if (r != Channel::kOk) return 0;  // the caller closed the control channel or died
+    int fd = control.take_fd();
+    if (kind != kFrameChannel || fd < 0) {
+      if (fd >= 0) close(fd);
+      continue;
+    }
+    try {
+      std::thread(&Server::serve, this, fd).detach();
+    } catch (...) {
+      close(fd);
+    }
+  }
+}
+
+void Server::serve(int fd) {
+  Channel ch(fd);
+  std::string error;
+  for (;;) {
+    uint32_t kind;
+    const uint8_t* data;
+    size_t len;
+    if (ch.recv(&kind, &data, &len, 0, &error) != Channel::kOk) return;
+    if (kind != kFrameRequest) return;  // protocol violation: drop this channel only
+    Reader in(data, len);
+    uint32_t op = in.u32();
+    Reply rep;
+    handle(op, in, ch, rep);
+    for (int stray; (stray = ch.take_fd()) >= 0;) close(stray);  // descriptors a request did not use
+    send_reply(ch, rep);
+  }
+}
+
+void Server::handle(uint32_t op, Reader& in, Channel& ch, Reply& rep) {
+  if (!in.ok()) return rep.error("malformed request");
+  if (op >= kOpMakeTensor) {
+    if (op == kOpMakeTensor) return op_make_tensor(in, rep);
+    if (op == kOpCopy || op == kOpShareMemory) return op_tensor_pair(op, in, rep);
+    if (op == kOpConcat) return op_concat(in, rep);
+    return op_tensor(op, in, rep);
+  }
+  if (op >= kOpMakeNetwork) {
+    if (op == kOpMakeNetwork) return op_make_network(in, rep);
+    if (op == kOpNetworkPair) return op_network_pair(in, rep);
+    return op_network(op, in, ch, rep);
+  }
+  if (op == kOpModelIoInfoPath || op == kOpModelIoInfoMemory) return op_model_io_info(op, in, ch, rep);
+  return op_global(op, in, ch, rep);
+}
+
+void Server::send_reply(Channel& ch, Reply& rep) {
+  std::string error;
+  for (const Reply::NewBlock& b : rep.new_blocks) {
+    Writer w;
+    w.u64(b.id);
+    w.u64(b.size);
+    ch.send(kFrameBlock, w.data().data(), w.data().size(), &b.fd, 1, 0, &error);
+    close(b.fd);
+  }
+  Writer w;
+  w.i32(rep.status);
+  w.i32(rep.code);
+  w.str(rep.message);
+  w.u64(rep.copied);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    w.u32(static_cast<uint32_t>(released_.size()));
+    for (uint64_t id : released_) w.u64(id);
+    released_.clear();
+  }
+  w.u32(static_cast<uint32_t>(rep.states.size()));
+  for (const TensorState& s : rep.states) w.pod(s);
+  if (rep.status == 0) w.raw(rep.results.data().data(), rep.results.data().size());
+  ch.send(kFrameResponse, w, 0, &error);
+}
+
+std::string Server::real_error(const char* call) {
+  std::string msg = api_.error_message();
+  return msg.empty() ? std::string(call) + " failed" : msg;
+}
+
+// ---- blocks ---------------------------------------------------------------------------------
+
+WBlock* Server::new_block(size_t size, Reply& rep) {
+  size = page_round(size ? size : 1);
+  std::string error;
+  int fd = shm_create(size, true, &error);
+  if (fd < 0) return nullptr;
+  void* base = shm_map(fd, size, true, false, &error);
+  if (!base) {
+    close(fd);
+    return nullptr;
+  }
+  WBlock* b = new WBlock{0, static_cast<uint8_t*>(base), size, 0};
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    b->id = next_id_++;
+    blocks_[reinterpret_cast<uintptr_t>(base)] = b;
+    blocks_by_id_[b->id] = b;
+  }
+  rep.new_blocks.push_back({b->id, size, fd});
+  return b;
+}
+
+WBlock* Server::find_block(const void* p, size_t len) {
+  uintptr_t a = reinterpret_cast<uintptr_t>(p);
+  auto it = blocks_.upper_bound(a);
+  if (it == blocks_.begin()) return nullptr;
+  --it;
+  WBlock* b = it->second;
+  uintptr_t base = reinterpret_cast<uintptr_t>(b->base);
+  if (a < base || a - base > b->size || len > b->size - (a - base)) return nullptr;
+  return b;
+}
+
+void Server::retain(WBlock* b) {
+  if (b) ++b->refs;
+}
+
+void Server::release(WBlock* b) {
+  if (!b || --b->refs > 0) return;
+  blocks_.erase(reinterpret_cast<uintptr_t>(b->base));
+  blocks_by_id_.erase(b->id);
+  released_.push_back(b->id);
+  shm_unmap(b->base, b->size);
+  delete b;
+}
+
+void Server::set_block(WTensor* t, WBlock* b) {
+  if (t->block == b) return;
+  retain(b);
+  release(t->block);
+  t->block = b;
+}
+
+WTensor* Server::add_tensor(LiteTensor h, uint64_t owner, uint32_t io_flags, bool bindable) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = by_handle_.find(h);
+  if (it != by_handle_.end()) {
+    WTensor* t = tensors_[it->second];
+    if (t->owner == owner) return t;
+    // A handle the library reused after we forgot it: start over.
+    drop_tensor(t);
+  }
+  WTensor* t = new WTensor{next_id_++, h, owner, io_flags, bindable, nullptr};
+  tensors_[t->id] = t;
+  by_handle_[h] = t->id;
+  return t;
+}
+
+void Server::drop_tensor(WTensor* t) {
+  release(t->block);
+  tensors_.erase(t->id);
+  auto it = by_handle_.find(t->handle);
+  if (it != by_handle_.end() && it->second == t->id) by_handle_.erase(it);
+  delete t;
+}
+
+// ---- binding --------------------------------------------------------------------------------
+
+WBlock* Server::bind(WTensor* t, void* current, size_t nbytes, bool preserve, Reply& rep) {
+  if (!api_.LITE_reset_tensor_memory) return nullptr;
+  WBlock* b = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (t->block && t->block->refs == 1 && t->block->size >= nbytes) b = t->block;
+  }
+  if (!b) {
+    // Growing tensors get 1.5x room so that a sequence of larger shapes does not reallocate each time.
+    size_t old = t->block ? t->block->size : 0;
+    size_t want = old && old < nbytes ? std::max(nbytes, old + old / 2) : nbytes;
+    b = new_block(want, rep);
+    if (!b) return nullptr;
+  }
+  if (preserve && current != b->base) {
+    std::memcpy(b->base, current, nbytes);
+    rep.copied += nbytes;
+  }
+  void* now = nullptr;
+  bool ok = api_.LITE_reset_tensor_memory(t->handle, b->base, b->size) == 0 &&
+            api_.LITE_get_tensor_memory(t->handle, &now) == 0 && now == b->base;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!ok) {
+    if (b->refs == 0) {
+      retain(b);
+      release(b);
+    }
+    return nullptr;
+  }
+  set_block(t, b);
+  return b;
+}
+
+void Server::refresh(WTensor* t, Reply& rep, bool preserve) {
+  TensorState st;
+  std::memset(&st, 0, sizeof st);
+  st.id = t->id;
+  st.flags = t->io_flags;
+  LiteDeviceType dev = LITE_CPU;
+  size_t nbytes = 0;
+  if (api_.LITE_get_tensor_layout(t->handle, &st.layout) != 0 || !valid_layout(st.layout))
+    std::memset(&st.layout, 0, sizeof st.layout);
+  if (api_.LITE_get_tensor_total_size_in_byte(t->handle, &nbytes) != 0) nbytes = 0;
+  if (api_.LITE_get_tensor_device_type(t->handle, &dev) != 0) dev = LITE_CPU;
+  if (api_.LITE_get_tensor_device_id(t->handle, &st.device_id) != 0) st.device_id = 0;
+  if (api_.LITE_is_pinned_host(t->handle, &st.is_pinned_host) != 0) st.is_pinned_host = 0;
+  if (!api_.LITE_is_memory_continue || api_.LITE_is_memory_continue(t->handle, &st.is_continue) != 0)
+    st.is_continue = 1;
+  st.device_type = dev;
+  st.nbytes = nbytes;
+  void* p = nullptr;
+  bool host = dev == LITE_CPU || st.is_pinned_host;
+  if (host && st.layout.ndim > 0 && nbytes > 0 && api_.LITE_get_tensor_memory(t->handle, &p) == 0 && p) {
+    WBlock* b;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      b = find_block(p, st.is_continue ? nbytes : 1);
+      if (b) set_block(t, b);
+    }
+    if (!b && t->bindable && st.is_continue) {
+      b = bind(t, p, nbytes, preserve, rep);
+      if (b) p = b->base;
+    }
+    if (b) {
+      st.flags |= kTensorShared;
+      st.block = b->id;
+      st.offset = static_cast<uint64_t>(static_cast<uint8_t*>(p) - b->base);
+    }
+  }
+  rep.states.push_back(st);
+}
+
+void Server::refresh_network(WNetwork* net, Reply& rep) {
+  std::vector<WTensor*> ts;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (uint64_t id : net->tensors) {
+      auto it = tensors_.find(id);
+      if (it != tensors_.end()) ts.push_back(it->second);
+    }
+  }
+  for (WTensor* t : ts) refresh(t, rep, true);
+}
+
+void Server::io_names(WNetwork* net, std::vector<std::string>* inputs, std::vector<std::string>* outputs) {
+  for (int k = 0; k < 2; ++k) {
+    auto fn = k == 0 ? api_.LITE_get_all_input_name : api_.LITE_get_all_output_name;
+    std::vector<std::string>* out = k == 0 ? inputs : outputs;
+    size_t n = 0;
+    if (!fn || fn(net->handle, &n, nullptr) != 0 || n > (1u << 16)) continue;
+    std::vector<const char*> names(n, nullptr);
+    if (fn(net->handle, nullptr, names.data()) != 0) continue;
+    for (const char* s : names) out->push_back(s ? s : "");
+  }
+}
+
+}  // namespace lite
+}  // namespace mgf
