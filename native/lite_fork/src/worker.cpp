@@ -128,6 +128,9 @@ void Server::serve(int fd) {
 
 void Server::handle(uint32_t op, Reader& in, Channel& ch, Reply& rep) {
   if (!in.ok()) return rep.error("malformed request");
+  bool known = (op >= kOpGetLogLevel && op <= kOpModelIoInfoMemory) || (op >= kOpMakeNetwork && op <= kOpExtraConfigure) ||
+               (op >= kOpMakeTensor && op <= kOpGetMemory);
+  if (!known) return rep.error(format("unknown request %u", op));
   if (op >= kOpMakeTensor) {
     if (op == kOpMakeTensor) return op_make_tensor(in, rep);
     if (op == kOpCopy || op == kOpShareMemory) return op_tensor_pair(op, in, rep);
