@@ -88,7 +88,7 @@ Worker* start_worker(std::string* error) {
   pid_t pid;
   int control;
   if (!spawn_worker(exe, real, &pid, &control, error)) return nullptr;
-  Worker* w = new Worker;  // never freed: handles may outlive it, and it is small
+  Worker* w = new Worker;
   w->pid = pid;
   w->owner_pid = g_pid.load();
   w->control.reset(control);
@@ -116,13 +116,12 @@ Worker* start_worker(std::string* error) {
     kill(pid, SIGKILL);
     if (reap(pid, 10000, &status) && !(WIFEXITED(status) && WEXITSTATUS(status) == 1))
       *error += " (it " + describe_exit(status) + ")";
-    w->control.reset(-1);
-    w->dead.store(true);
-    w->cause = *error;
+    delete w;
     return nullptr;
   }
   State& s = state();
   std::lock_guard<std::mutex> lock(s.mu);
+  s.workers.push_back(w);
   w->generation = s.next_generation++;
   s.stats.workers_started++;
   return w;

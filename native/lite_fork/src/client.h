@@ -98,6 +98,7 @@ struct State {
   std::mutex mu;        // everything below and the objects it points to
   std::mutex start_mu;  // starting / stopping workers
   Worker* current = nullptr;
+  std::vector<Worker*> workers;  // every worker started; kept (small) because handles may outlive them
   uint64_t next_generation = 1;
   std::unordered_set<ClientNetwork*> networks;
   std::unordered_set<ClientTensor*> tensors;

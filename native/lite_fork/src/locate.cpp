@@ -2,6 +2,8 @@
 
 #include <dirent.h>
 #include <dlfcn.h>
+
+#include "compat/glibc_compat.h"
 #include <fcntl.h>
 #include <unistd.h>
 

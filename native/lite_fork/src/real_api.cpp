@@ -2,6 +2,8 @@
 
 #include <dlfcn.h>
 
+#include "compat/glibc_compat.h"
+
 namespace mgf {
 namespace lite {
 

@@ -70,6 +70,7 @@ void Channel::reset(int fd) {
   fd_ = fd;
   nonblocking_ = false;
   begin_ = end_ = 0;
+  if (fd < 0) std::vector<uint8_t>().swap(buf_);  // a closed channel keeps no buffer
 }
 
 void Channel::abandon() {
