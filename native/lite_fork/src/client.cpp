@@ -404,9 +404,9 @@ void sync_out(ClientTensor* t, const LiteLayout& before) {
   {
     std::lock_guard<std::mutex> lock(state().mu);
     if (!t->user_ptr) return;
-    // The library gives up caller memory that no longer fits (it reallocates), and so do we.
-    if (t->state.nbytes > t->user_len || !(t->state.flags & kTensorShared) ||
-        (std::memcmp(&before, &t->state.layout, sizeof before) != 0 && t->state.nbytes > t->user_len)) {
+    // A new layout makes the official library reallocate and forget caller memory; so do we.
+    if (!same_layout(before, t->state.layout) || t->state.nbytes > t->user_len ||
+        !(t->state.flags & kTensorShared)) {
       t->user_ptr = nullptr;
       t->user_len = 0;
       return;

@@ -152,11 +152,17 @@ int LITE_set_tensor_layout(LiteTensor tensor, const LiteLayout layout) {
   if (!valid_layout(layout)) return api_fail(api, format("layout ndim %zu exceeds %d", layout.ndim, LAYOUT_MAX_DIM));
   Writer a;
   a.pod(layout);
+  LiteLayout before;
+  std::memset(&before, 0, sizeof before);
+  {
+    std::lock_guard<std::mutex> lock(state().mu);
+    if (ClientTensor* t = tensor_of(tensor, api)) before = t->state.layout;
+  }
   if (tensor_call(tensor, api, kOpSetLayout, a) != 0) return -1;
   std::lock_guard<std::mutex> lock(state().mu);
   ClientTensor* t = tensor_of(tensor, api);
-  // A new layout reallocates in the official library: the caller memory is no longer used.
-  if (t && t->user_ptr && t->state.nbytes > t->user_len) {
+  // A different layout reallocates in the official library: caller memory is no longer used.
+  if (t && t->user_ptr && !same_layout(before, t->state.layout)) {
     t->user_ptr = nullptr;
     t->user_len = 0;
   }

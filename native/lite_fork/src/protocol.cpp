@@ -90,6 +90,22 @@ bool read_network_io(Reader& r, IoBuf* out) {
 
 bool valid_layout(const LiteLayout& l) { return l.ndim <= LAYOUT_MAX_DIM; }
 
+bool same_layout(const LiteLayout& a, const LiteLayout& b) {
+  if (a.ndim != b.ndim || a.data_type != b.data_type || a.ndim > LAYOUT_MAX_DIM) return false;
+  for (size_t i = 0; i < a.ndim; ++i)
+    if (a.shapes[i] != b.shapes[i]) return false;
+  return true;
+}
+
+LiteLayout clean_layout(const LiteLayout& l) {
+  LiteLayout c;
+  std::memset(&c, 0, sizeof c);
+  c.ndim = l.ndim <= LAYOUT_MAX_DIM ? l.ndim : 0;
+  c.data_type = l.data_type;
+  for (size_t i = 0; i < c.ndim; ++i) c.shapes[i] = l.shapes[i];
+  return c;
+}
+
 size_t layout_bytes(const LiteLayout& l) {
   size_t elem;
   switch (l.data_type) {

@@ -129,6 +129,10 @@ void write_ios(Writer& w, const LiteIO* ios, size_t n);
 bool read_ios(Reader& r, std::vector<std::string>* names, std::vector<LiteIO>* ios);
 bool read_network_io(Reader& r, IoBuf* out);
 bool valid_layout(const LiteLayout& l);
+// Same shape and data type (ignores shapes past ndim and padding, which libraries leave undefined).
+bool same_layout(const LiteLayout& a, const LiteLayout& b);
+// A copy with shapes past ndim and padding zeroed.
+LiteLayout clean_layout(const LiteLayout& l);
 // Bytes of a dense tensor with this layout; 0 for an unknown data type, ndim 0 or overflow.
 size_t layout_bytes(const LiteLayout& l);
 

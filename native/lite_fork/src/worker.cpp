@@ -296,8 +296,8 @@ void Server::refresh(WTensor* t, Reply& rep, bool preserve) {
   st.flags = t->io_flags;
   LiteDeviceType dev = LITE_CPU;
   size_t nbytes = 0;
-  if (api_.LITE_get_tensor_layout(t->handle, &st.layout) != 0 || !valid_layout(st.layout))
-    std::memset(&st.layout, 0, sizeof st.layout);
+  LiteLayout layout;
+  if (api_.LITE_get_tensor_layout(t->handle, &layout) == 0 && valid_layout(layout)) st.layout = clean_layout(layout);
   if (api_.LITE_get_tensor_total_size_in_byte(t->handle, &nbytes) != 0) nbytes = 0;
   if (api_.LITE_get_tensor_device_type(t->handle, &dev) != 0) dev = LITE_CPU;
   if (api_.LITE_get_tensor_device_id(t->handle, &st.device_id) != 0) st.device_id = 0;

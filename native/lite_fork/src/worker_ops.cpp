@@ -625,7 +625,7 @@ void Server::op_tensor_pair(uint32_t op, Reader& in, Reply& rep) {
   // instead of into a fresh private buffer that would then be copied again.
   LiteLayout dl, sl;
   if (dst != src && api_.LITE_set_tensor_layout && api_.LITE_get_tensor_layout(dst->handle, &dl) == 0 &&
-      api_.LITE_get_tensor_layout(src->handle, &sl) == 0 && std::memcmp(&dl, &sl, sizeof dl) != 0 &&
+      api_.LITE_get_tensor_layout(src->handle, &sl) == 0 && !same_layout(dl, sl) &&
       api_.LITE_set_tensor_layout(dst->handle, sl) == 0) {
     refresh(dst, rep, false);
   }
