@@ -1,0 +1,126 @@
+"""Layers that keep PyTorch's parameter names and layouts, and the state-dict loader.
+
+The model files in this package name their attributes after the reference checkpoint's
+keys, so ``Module.named_parameters()`` yields exactly the reference key names and every
+parameter has the reference's shape (a conv bias is ``(C,)``, not MegEngine's
+``(1, C, 1, 1)``). Loading is then a key-for-key copy with a strict check.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Mapping
+
+import megengine as mge
+import megengine.functional as F
+import megengine.module as M
+import numpy as np
+
+from megforge.errors import CheckpointError
+
+
+class Conv2d(M.Module):
+    """``torch.nn.Conv2d`` look-alike: weight ``(O, I, k, k)``, bias ``(O,)``; x NCHW."""
+
+    def __init__(self, n_in: int, n_out: int, kernel_size: int, stride: int = 1,
+                 padding: int = 0, bias: bool = True) -> None:
+        super().__init__()
+        self.stride, self.padding = stride, padding
+        self.weight = mge.Parameter(np.zeros((n_out, n_in, kernel_size, kernel_size), np.float32))
+        self.bias = mge.Parameter(np.zeros((n_out,), np.float32)) if bias else None
+
+    def forward(self, x: mge.Tensor) -> mge.Tensor:
+        bias = None if self.bias is None else self.bias.reshape(1, -1, 1, 1)
+        return F.nn.conv2d(x, self.weight, bias, stride=self.stride, padding=self.padding)
+
+
+class Linear(M.Module):
+    """``torch.nn.Linear`` look-alike: weight ``(out, in)``, bias ``(out,)``."""
+
+    def __init__(self, n_in: int, n_out: int, bias: bool = True) -> None:
+        super().__init__()
+        self.weight = mge.Parameter(np.zeros((n_out, n_in), np.float32))
+        self.bias = mge.Parameter(np.zeros((n_out,), np.float32)) if bias else None
+
+    def forward(self, x: mge.Tensor) -> mge.Tensor:
+        return F.nn.linear(x, self.weight, self.bias)
+
+
+class GroupNorm(M.Module):
+    """``torch.nn.GroupNorm`` (affine) on NCHW input."""
+
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.num_groups, self.eps = num_groups, eps
+        self.weight = mge.Parameter(np.ones((num_channels,), np.float32))
+        self.bias = mge.Parameter(np.zeros((num_channels,), np.float32))
+
+    def forward(self, x: mge.Tensor) -> mge.Tensor:
+        return F.nn.group_norm(x, self.num_groups, True, self.weight, self.bias, self.eps)
+
+
+class LayerNorm(M.Module):
+    """``torch.nn.LayerNorm`` over the last axis."""
+
+    def __init__(self, dim: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.dim, self.eps = dim, eps
+        self.weight = mge.Parameter(np.ones((dim,), np.float32))
+        self.bias = mge.Parameter(np.zeros((dim,), np.float32))
+
+    def forward(self, x: mge.Tensor) -> mge.Tensor:
+        return F.nn.layer_norm(x, (self.dim,), True, self.weight, self.bias, self.eps)
+
+
+class Embedding(M.Module):
+    """``torch.nn.Embedding``: weight ``(num, dim)``; integer ids of any shape -> ``(*ids, dim)``."""
+
+    def __init__(self, num: int, dim: int) -> None:
+        super().__init__()
+        self.weight = mge.Parameter(np.zeros((num, dim), np.float32))
+
+    def forward(self, ids: mge.Tensor) -> mge.Tensor:
+        return self.weight[ids.reshape(-1)].reshape(*ids.shape, self.weight.shape[-1])
+
+
+def upsample_nearest2x(x: mge.Tensor) -> mge.Tensor:
+    """Nearest-neighbour 2x upsampling of NCHW ``x`` (exact: repeats each pixel 2x2)."""
+    return F.repeat(F.repeat(x, 2, axis=2), 2, axis=3)
+
+
+def load_parameters(module: M.Module, state_dict: Mapping[str, np.ndarray], *,
+                    ignore_prefixes: Iterable[str] = (), what: str = "model") -> M.Module:
+    """Copy ``state_dict`` (reference key -> array) into ``module``'s same-named parameters.
+
+    Keys ending in ``num_batches_tracked`` and keys under ``ignore_prefixes`` (training-only
+    parts such as a GAN loss) are skipped. Any other unknown key, missing key or shape
+    mismatch raises :class:`CheckpointError` naming the key. Returns ``module`` in eval mode.
+    """
+    ignore = tuple(ignore_prefixes)
+    own = dict(module.named_parameters())
+    for key, value in state_dict.items():
+        if key.endswith("num_batches_tracked") or (ignore and key.startswith(ignore)):
+            continue
+        if key not in own:
+            raise CheckpointError(f"{what}: unexpected key {key!r} in state dict")
+        array = np.asarray(value)
+        want = tuple(own[key].shape)
+        if tuple(array.shape) != want:
+            raise CheckpointError(
+                f"{what}: key {key!r} has shape {tuple(array.shape)}, expected {want}")
+        if not np.issubdtype(array.dtype, np.floating):
+            raise CheckpointError(f"{what}: key {key!r} has dtype {array.dtype}, expected float")
+        own[key]._reset(mge.tensor(array.astype(np.float32)))
+    seen = set(state_dict)
+    missing = sorted(k for k in own if k not in seen)
+    if missing:
+        raise CheckpointError(f"{what}: missing key {missing[0]!r} in state dict"
+                              + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
+    module.eval()
+    return module
+
+
+def require(state_dict: Mapping[str, np.ndarray], key: str, what: str) -> np.ndarray:
+    """``state_dict[key]`` as an array, or :class:`CheckpointError` naming the missing key."""
+    if key not in state_dict:
+        raise CheckpointError(f"{what}: missing key {key!r} in state dict")
+    return np.asarray(state_dict[key])
