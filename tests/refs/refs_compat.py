@@ -32,3 +32,22 @@ def install() -> None:
         alias = types.ModuleType(name)
         alias.rank_zero_only = plu.rank_zero_only  # type: ignore[attr-defined]
         sys.modules[name] = alias
+
+
+def install_tokenizer_stubs() -> None:
+    """Let ``dalle_pytorch.tokenizer`` import without youtokentome / tokenizers / transformers.
+
+    Those back its alternative tokenizers only; its default ``SimpleTokenizer`` (CLIP BPE)
+    needs none of them. The stand-ins expose just the names imported at module level.
+    """
+    names = {"youtokentome": {}, "tokenizers": {"Tokenizer": object},
+             "tokenizers.processors": {"ByteLevel": object}, "transformers": {"BertTokenizer": object}}
+    for name, attrs in names.items():
+        if name in sys.modules:
+            continue
+        try:
+            __import__(name)
+        except ImportError:
+            module = types.ModuleType(name)
+            module.__dict__.update(attrs)
+            sys.modules[name] = module
