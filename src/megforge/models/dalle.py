@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import megengine as mge
@@ -19,71 +20,14 @@ import megengine.module as M
 import numpy as np
 
 from megforge.errors import CheckpointError, InvalidArgumentError
-from megforge.models import dvae, vqgan
 from megforge.models._torchlike import Embedding, LayerNorm, Linear, load_parameters
 from megforge.models.dalle_transformer import MAX_NEG, Transformer
+from megforge.models.dalle_vae import (OpenAIDiscreteVAE, VQGanVAE, load_dvae_decoder, load_dvae_encoder,
+                                       vae_from_state_dict)
 from megforge.models.dvae import dvae_decoder_from_state_dict, dvae_encoder_from_state_dict
 
-__all__ = ["DALLE", "OpenAIDiscreteVAE", "VQGanVAE", "from_state_dict", "dvae_encoder_from_state_dict",
-           "dvae_decoder_from_state_dict", "top_k", "tokenize"]
-
-
-class OpenAIDiscreteVAE(M.Module):
-    """dalle-pytorch's wrapper of OpenAI's dVAE: ``enc`` / ``dec`` are dall_e Encoder / Decoder."""
-
-    channels, num_layers = 3, 3
-
-    def __init__(self, enc: dvae.Encoder, dec: dvae.Decoder, image_size: int = 256) -> None:
-        super().__init__()
-        self.enc, self.dec = enc, dec
-        self.image_size, self.num_tokens = image_size, dec.vocab_size
-
-    def get_codebook_indices(self, img: mge.Tensor) -> mge.Tensor:
-        """img ``(b, 3, H, W)`` in [0, 1] -> codes ``(b, H/8 * W/8)``."""
-        logits = self.enc(dvae.map_pixels(img))
-        return F.argmax(logits, axis=1).reshape(img.shape[0], -1)
-
-    def decode(self, img_seq: mge.Tensor) -> mge.Tensor:
-        """codes ``(b, n)`` (n a square) -> image ``(b, 3, 8*sqrt(n), 8*sqrt(n))`` in [0, 1]."""
-        b, n = img_seq.shape
-        side = math.isqrt(n)
-        z = F.one_hot(img_seq.reshape(b, side, side), self.num_tokens)     # (b, h, w, vocab)
-        stats = self.dec(z.astype(np.float32).transpose(0, 3, 1, 2))
-        return dvae.unmap_pixels(F.sigmoid(stats[:, :3]))
-
-    def forward(self, img: mge.Tensor) -> mge.Tensor:
-        raise InvalidArgumentError("a DALL-E VAE has no forward; call get_codebook_indices or decode")
-
-
-class VQGanVAE(M.Module):
-    """dalle-pytorch's wrapper of a taming VQGAN (``model``)."""
-
-    channels = 3
-
-    def __init__(self, model: vqgan.VQModel, image_size: int = 256) -> None:
-        super().__init__()
-        self.model = model
-        self.num_layers = model.encoder.num_resolutions - 1
-        self.is_gumbel = isinstance(model, vqgan.GumbelVQ)
-        self.image_size, self.num_tokens = image_size, self.codebook.weight.shape[0]
-
-    @property
-    def codebook(self) -> M.Module:
-        """The quantizer's embedding table ``(num_tokens, embed_dim)``."""
-        return self.model.quantize.embed if self.is_gumbel else self.model.quantize.embedding
-
-    def get_codebook_indices(self, img: mge.Tensor) -> mge.Tensor:
-        _, _, (_, _, indices) = self.model.encode(2 * img - 1)
-        return indices.reshape(img.shape[0], -1)
-
-    def decode(self, img_seq: mge.Tensor) -> mge.Tensor:
-        b, n = img_seq.shape
-        side = math.isqrt(n)
-        z = self.codebook(img_seq).reshape(b, side, side, -1).transpose(0, 3, 1, 2)   # (b, c, h, w)
-        return (F.clip(self.model.decode(z), -1.0, 1.0) + 1) * 0.5
-
-    def forward(self, img: mge.Tensor) -> mge.Tensor:
-        raise InvalidArgumentError("a DALL-E VAE has no forward; call get_codebook_indices or decode")
+__all__ = ["DALLE", "OpenAIDiscreteVAE", "VQGanVAE", "dvae_decoder_from_state_dict", "dvae_encoder_from_state_dict",
+           "from_state_dict", "load", "load_dvae_decoder", "load_dvae_encoder", "tokenize", "top_k"]
 
 
 class AxialPositionalEmbedding(M.Module):
@@ -269,27 +213,6 @@ class DALLE(M.Module):
 
 # ---- building from a state dict --------------------------------------------------------------
 
-def _sub(state_dict: Mapping[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
-    return {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
-
-
-def vae_from_state_dict(state_dict: Mapping[str, np.ndarray], fmap: int,
-                        config: Mapping[str, Any] | None = None) -> M.Module:
-    """The VAE a DALLE checkpoint holds under ``vae.``: OpenAI dVAE or a taming VQGAN."""
-    if any(k.startswith("vae.enc.") for k in state_dict):
-        enc = dvae_encoder_from_state_dict(_sub(state_dict, "vae.enc."))
-        dec = dvae_decoder_from_state_dict(_sub(state_dict, "vae.dec."))
-        return OpenAIDiscreteVAE(enc, dec, image_size=fmap * 2 ** OpenAIDiscreteVAE.num_layers)
-    if any(k.startswith("vae.model.") for k in state_dict):
-        model = vqgan.from_state_dict(_sub(state_dict, "vae.model."), config)
-        return VQGanVAE(model, image_size=fmap * 2 ** (model.encoder.num_resolutions - 1))
-    if any(k.startswith("vae.") for k in state_dict):
-        key = next(k for k in state_dict if k.startswith("vae."))
-        raise CheckpointError(f"dalle: VAE key {key!r} is not an OpenAI dVAE (vae.enc/vae.dec) or taming "
-                              f"VQGAN (vae.model); dalle-pytorch's own DiscreteVAE is not supported")
-    raise CheckpointError("dalle: missing key 'vae.enc.blocks.input.w' (no VAE in the state dict)")
-
-
 def _layer_key(state_dict: Mapping[str, np.ndarray], suffix: str) -> str | None:
     pattern = re.compile(r"transformer\.layers\.layers\.0\.0\.fn\.(fn\.)+" + re.escape(suffix) + "$")
     return next((k for k in state_dict if pattern.match(k)), None)
@@ -384,6 +307,18 @@ class _OwnParameters(M.Module):
 
     def forward(self, *args: Any) -> Any:
         raise NotImplementedError
+
+
+def load(path: str | Path, config: Mapping[str, Any] | None = None,
+         vae_config: Mapping[str, Any] | None = None) -> DALLE:
+    """A DALLE from a ``torch.save(dalle.state_dict())`` file or a dalle-pytorch training
+    checkpoint (``{"hparams": ..., "weights": ...}``, whose hparams serve as config)."""
+    from megforge.models._files import read_checkpoint
+
+    state_dict, top = read_checkpoint(path, entry="weights")
+    if config is None and isinstance(top, Mapping) and isinstance(top.get("hparams"), Mapping):
+        config = dict(top["hparams"])
+    return from_state_dict(state_dict, config, vae_config)
 
 
 def tokenize(text: str, text_seq_len: int, truncate_text: bool = False) -> np.ndarray:

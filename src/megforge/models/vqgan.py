@@ -8,6 +8,7 @@ Semantics follow taming's ``VQModel``: ``encode(x) -> (quant, emb_loss, info)`` 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any, Mapping
 
 import megengine as mge
@@ -217,3 +218,11 @@ def from_state_dict(state_dict: Mapping[str, np.ndarray], config: Mapping[str, A
     except (TypeError, KeyError, ZeroDivisionError) as exc:
         raise InvalidArgumentError(f"vqgan: config does not fit the checkpoint: {exc}") from exc
     return load_parameters(model, state_dict, ignore_prefixes=TRAINING_ONLY_PREFIXES, what="vqgan")
+
+
+def load(path: str | Path, config: Mapping[str, Any] | None = None) -> VQModel:
+    """A VQGAN from a taming Lightning ``.ckpt`` (only its ``state_dict`` is used) or a state-dict file."""
+    from megforge.models._files import read_checkpoint
+
+    state_dict, _ = read_checkpoint(path, entry="state_dict")
+    return from_state_dict(state_dict, config)
