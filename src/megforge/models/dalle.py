@@ -22,8 +22,8 @@ import numpy as np
 from megforge.errors import CheckpointError, InvalidArgumentError
 from megforge.models._torchlike import Embedding, LayerNorm, Linear, load_parameters
 from megforge.models.dalle_transformer import MAX_NEG, Transformer
-from megforge.models.dalle_vae import (OpenAIDiscreteVAE, VQGanVAE, load_dvae_decoder, load_dvae_encoder,
-                                       vae_from_state_dict)
+from megforge.models.dalle_vae import (VAE_TRAINING_ONLY_PREFIXES, OpenAIDiscreteVAE, VQGanVAE, build_vae,
+                                       load_dvae_decoder, load_dvae_encoder)
 from megforge.models.dvae import dvae_decoder_from_state_dict, dvae_encoder_from_state_dict
 
 __all__ = ["DALLE", "OpenAIDiscreteVAE", "VQGanVAE", "dvae_decoder_from_state_dict", "dvae_encoder_from_state_dict",
@@ -288,25 +288,11 @@ def from_state_dict(state_dict: Mapping[str, np.ndarray], config: Mapping[str, A
     """
     cfg = infer_config(state_dict, config)
     _fmap_and_text(state_dict, cfg)
-    vae = vae_from_state_dict(state_dict, cfg["image_fmap_size"], vae_config)
-    model = DALLE(vae=vae, **cfg)
-    rest = {k: v for k, v in state_dict.items() if not k.startswith("vae.")}  # the VAE is loaded
-    ignore = ("text_emb.linear.", "image_emb.linear.") if cfg["share_input_output_emb"] else ()
-    load_parameters(_OwnParameters(model), rest, ignore_prefixes=ignore, what="dalle")
-    model.eval()
-    return model
-
-
-class _OwnParameters(M.Module):
-    """A view of a DALLE's own parameters without its VAE (loaded strictly by its builder)."""
-
-    def __init__(self, model: DALLE) -> None:
-        super().__init__()
-        for name in ("text_pos_emb", "image_pos_emb", "transformer", "to_logits", "text_emb", "image_emb"):
-            setattr(self, name, getattr(model, name))
-
-    def forward(self, *args: Any) -> Any:
-        raise NotImplementedError
+    model = DALLE(vae=build_vae(state_dict, cfg["image_fmap_size"], vae_config), **cfg)
+    ignore = VAE_TRAINING_ONLY_PREFIXES
+    if cfg["share_input_output_emb"]:   # the same tensor again under the embeddings' names
+        ignore += ("text_emb.linear.", "image_emb.linear.")
+    return load_parameters(model, state_dict, ignore_prefixes=ignore, what="dalle")
 
 
 def load(path: str | Path, config: Mapping[str, Any] | None = None,

@@ -88,15 +88,22 @@ def _sub(state_dict: Mapping[str, np.ndarray], prefix: str) -> dict[str, np.ndar
     return {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
 
 
-def vae_from_state_dict(state_dict: Mapping[str, np.ndarray], fmap: int,
-                        config: Mapping[str, Any] | None = None) -> M.Module:
-    """The VAE a DALLE checkpoint holds under ``vae.``: OpenAI dVAE or a taming VQGAN."""
+# parts of a VQGAN inside a DALLE state dict that only training uses
+VAE_TRAINING_ONLY_PREFIXES = tuple("vae.model." + p for p in vqgan.TRAINING_ONLY_PREFIXES)
+
+
+def build_vae(state_dict: Mapping[str, np.ndarray], fmap: int,
+              config: Mapping[str, Any] | None = None) -> M.Module:
+    """The (unloaded) VAE a DALLE state dict holds under ``vae.``: OpenAI dVAE or a taming VQGAN.
+
+    ``fmap`` is the side of the image-token grid; ``config`` a taming config for a VQGAN.
+    """
     if any(k.startswith("vae.enc.") for k in state_dict):
-        enc = dvae_encoder_from_state_dict(_sub(state_dict, "vae.enc."))
-        dec = dvae_decoder_from_state_dict(_sub(state_dict, "vae.dec."))
+        enc = dvae.Encoder(**dvae.encoder_kwargs(_sub(state_dict, "vae.enc.")))
+        dec = dvae.Decoder(**dvae.decoder_kwargs(_sub(state_dict, "vae.dec.")))
         return OpenAIDiscreteVAE(enc, dec, image_size=fmap * 2 ** OpenAIDiscreteVAE.num_layers)
     if any(k.startswith("vae.model.") for k in state_dict):
-        model = vqgan.from_state_dict(_sub(state_dict, "vae.model."), config)
+        model = vqgan.build(_sub(state_dict, "vae.model."), config)
         return VQGanVAE(model, image_size=fmap * 2 ** (model.encoder.num_resolutions - 1))
     if any(k.startswith("vae.") for k in state_dict):
         key = next(k for k in state_dict if k.startswith("vae."))

@@ -188,26 +188,34 @@ def _n_blk_per_group(state_dict: Mapping[str, np.ndarray]) -> int:
     return max(found) if found else 0
 
 
-def dvae_encoder_from_state_dict(state_dict: Mapping[str, np.ndarray],
-                                 config: Mapping[str, Any] | None = None) -> Encoder:
-    """dall_e ``Encoder`` from its state dict; ``config`` = Encoder kwargs (shapes suffice)."""
+def encoder_kwargs(state_dict: Mapping[str, np.ndarray], config: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """dall_e ``Encoder`` kwargs read off the shapes, overridden by ``config``."""
     what = "dvae encoder"
     w_in = require(state_dict, "blocks.input.w", what)
     kwargs = dict(n_hid=int(w_in.shape[0]), input_channels=int(w_in.shape[1]),
                   n_blk_per_group=_n_blk_per_group(state_dict),
                   vocab_size=int(require(state_dict, "blocks.output.conv.w", what).shape[0]))
-    kwargs.update(config or {})
-    return load_parameters(Encoder(**kwargs), state_dict, what=what)
+    return {**kwargs, **(config or {})}
+
+
+def decoder_kwargs(state_dict: Mapping[str, np.ndarray], config: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """dall_e ``Decoder`` kwargs read off the shapes, overridden by ``config``."""
+    what = "dvae decoder"
+    w_in = require(state_dict, "blocks.input.w", what)
+    w_out = require(state_dict, "blocks.output.conv.w", what)
+    kwargs = dict(n_init=int(w_in.shape[0]), vocab_size=int(w_in.shape[1]),
+                  n_blk_per_group=_n_blk_per_group(state_dict),
+                  n_hid=int(w_out.shape[1]), output_channels=int(w_out.shape[0]) // 2)
+    return {**kwargs, **(config or {})}
+
+
+def dvae_encoder_from_state_dict(state_dict: Mapping[str, np.ndarray],
+                                 config: Mapping[str, Any] | None = None) -> Encoder:
+    """dall_e ``Encoder`` from its state dict; ``config`` = Encoder kwargs (shapes suffice)."""
+    return load_parameters(Encoder(**encoder_kwargs(state_dict, config)), state_dict, what="dvae encoder")
 
 
 def dvae_decoder_from_state_dict(state_dict: Mapping[str, np.ndarray],
                                  config: Mapping[str, Any] | None = None) -> Decoder:
     """dall_e ``Decoder`` from its state dict; ``config`` = Decoder kwargs (shapes suffice)."""
-    what = "dvae decoder"
-    w_in = require(state_dict, "blocks.input.w", what)
-    kwargs = dict(n_init=int(w_in.shape[0]), vocab_size=int(w_in.shape[1]),
-                  n_blk_per_group=_n_blk_per_group(state_dict),
-                  n_hid=int(require(state_dict, "blocks.output.conv.w", what).shape[1]),
-                  output_channels=int(require(state_dict, "blocks.output.conv.w", what).shape[0]) // 2)
-    kwargs.update(config or {})
-    return load_parameters(Decoder(**kwargs), state_dict, what=what)
+    return load_parameters(Decoder(**decoder_kwargs(state_dict, config)), state_dict, what="dvae decoder")

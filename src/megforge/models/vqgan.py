@@ -200,13 +200,8 @@ def _model_params(config: Mapping[str, Any] | None) -> tuple[dict[str, Any], str
     return dict(config), target
 
 
-def from_state_dict(state_dict: Mapping[str, np.ndarray], config: Mapping[str, Any] | None = None) -> VQModel:
-    """Build a :class:`VQModel` (or :class:`GumbelVQ`) from taming's state dict (numpy arrays).
-
-    ``config`` (optional) is taming's model params (``ddconfig``, ``n_embed``, ``embed_dim``,
-    ``kl_weight``, ...) or a whole taming YAML config; shapes determine everything else.
-    ``loss.*`` keys (LPIPS, discriminator) are ignored.
-    """
+def build(state_dict: Mapping[str, np.ndarray], config: Mapping[str, Any] | None = None) -> VQModel:
+    """An unloaded :class:`VQModel` / :class:`GumbelVQ` shaped for ``state_dict`` (see :func:`from_state_dict`)."""
     params, target = _model_params(config)
     inferred = infer_config(state_dict)
     ddconfig = {**inferred["ddconfig"], **dict(params.get("ddconfig") or {})}
@@ -214,9 +209,19 @@ def from_state_dict(state_dict: Mapping[str, np.ndarray], config: Mapping[str, A
     kwargs.pop("lossconfig", None)
     gumbel = "quantize.embed.weight" in state_dict or (target or "").endswith("GumbelVQ")
     try:
-        model = GumbelVQ(**kwargs) if gumbel else VQModel(**kwargs)
+        return GumbelVQ(**kwargs) if gumbel else VQModel(**kwargs)
     except (TypeError, KeyError, ZeroDivisionError) as exc:
         raise InvalidArgumentError(f"vqgan: config does not fit the checkpoint: {exc}") from exc
+
+
+def from_state_dict(state_dict: Mapping[str, np.ndarray], config: Mapping[str, Any] | None = None) -> VQModel:
+    """Build a :class:`VQModel` (or :class:`GumbelVQ`) from taming's state dict (numpy arrays).
+
+    ``config`` (optional) is taming's model params (``ddconfig``, ``n_embed``, ``embed_dim``,
+    ``kl_weight``, ...) or a whole taming YAML config; shapes determine everything else.
+    ``loss.*`` keys (LPIPS, discriminator) are ignored.
+    """
+    model = build(state_dict, config)
     return load_parameters(model, state_dict, ignore_prefixes=TRAINING_ONLY_PREFIXES, what="vqgan")
 
 
