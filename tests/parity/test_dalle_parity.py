@@ -121,3 +121,36 @@ def test_dalle_pytorch_tokenization(fx: Path) -> None:
     ref = np.load(fx / "tokens.npz")
     for text, tokens in zip(ref["texts"], ref["tokens"]):
         np.testing.assert_array_equal(dalle.tokenize(str(text), tokens.shape[0])[0], tokens)
+
+
+def test_module_pickle_naming_other_code_is_refused(fx: Path, tmp_path: Path) -> None:
+    import zipfile
+
+    from megforge.errors import CheckpointError
+    from megforge.models import dalle
+
+    evil = tmp_path / "encoder.pkl"
+    with zipfile.ZipFile(fx / "encoder.pkl") as src, zipfile.ZipFile(evil, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename.endswith("data.pkl"):
+                assert b"dall_e.encoder\nEncoder\n" in data
+                data = data.replace(b"dall_e.encoder\nEncoder\n", b"os\nsystem\n")
+            dst.writestr(item, data)
+    with pytest.raises(CheckpointError, match="os.system"):
+        dalle.load_dvae_encoder(evil)
+
+
+@pytest.mark.parametrize("extra, match", [(["--text-ids", "1,x"], "comma-separated"),
+                                          (["--text-ids", ",".join(["1"] * 9)], "text_seq_len"),
+                                          (["--text-ids", "1", "--num-images", "0"], "num-images")])
+def test_cli_bad_arguments_are_clear_errors(fx: Path, tmp_path: Path, extra: list[str], match: str) -> None:
+    from megforge.commands import dalle as command
+    from megforge.errors import InvalidArgumentError
+
+    parser = argparse.ArgumentParser()
+    command.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["dalle", "generate", "--weights", str(fx / "dalle_train.pt"),
+                              "--out", str(tmp_path / "x.png"), *extra])
+    with pytest.raises(InvalidArgumentError, match=match):
+        args.func(args)

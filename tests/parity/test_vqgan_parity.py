@@ -97,3 +97,43 @@ def test_cli_reconstruct_matches_reference(fx: Path, tmp_path: Path) -> None:
     assert got.shape == ref.shape
     assert np.abs(got - ref).max() <= 1.0   # 8-bit rounding only
     assert np.load(codes).shape == (1, 8, 8)
+
+
+def test_truncated_checkpoint_is_a_clear_error(fx: Path, tmp_path: Path) -> None:
+    from megforge.errors import CheckpointError
+    from megforge.models import vqgan
+
+    data = (fx / "vq.ckpt").read_bytes()
+    for size in (len(data) // 2, 100):
+        cut = tmp_path / f"cut{size}.ckpt"
+        cut.write_bytes(data[:size])
+        with pytest.raises(CheckpointError):
+            vqgan.load(cut)
+    with pytest.raises(CheckpointError, match="does not exist"):
+        vqgan.load(tmp_path / "absent.ckpt")
+
+
+def run_reconstruct(fx: Path, *extra: str) -> int:
+    from megforge.commands import vqgan as command
+
+    parser = argparse.ArgumentParser()
+    command.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["vqgan", "reconstruct", "--weights", str(fx / "vq.ckpt"), *extra])
+    return args.func(args)
+
+
+def test_cli_bad_images_are_clear_errors(fx: Path, tmp_path: Path) -> None:
+    from PIL import Image
+
+    from megforge.errors import InvalidArgumentError
+
+    corrupt = tmp_path / "corrupt.png"
+    corrupt.write_bytes((fx / "image.png").read_bytes()[:60])
+    with pytest.raises(InvalidArgumentError, match="cannot read image"):
+        run_reconstruct(fx, str(corrupt), str(tmp_path / "out.png"))
+    odd = tmp_path / "odd.png"
+    Image.new("RGB", (15, 16)).save(odd)
+    with pytest.raises(InvalidArgumentError, match="divisible by 2"):
+        run_reconstruct(fx, str(odd), str(tmp_path / "out.png"))
+    assert run_reconstruct(fx, "--size", "16", str(odd), str(tmp_path / "out.png")) == 0
+    assert Image.open(tmp_path / "out.png").size == (16, 16)
