@@ -77,11 +77,12 @@ def test_forward_logits(variant) -> None:
     check_logits(model(io["text"]).numpy(), io["logits_text"])
 
 
-def test_greedy_generation_token_identical(variant) -> None:
+@pytest.mark.parametrize("use_cache", [False, True])
+def test_greedy_generation_token_identical(variant, use_cache: bool) -> None:
     import megengine as mge
 
     model, io = variant
-    tokens = model.generate_image_tokens(io["text"], filter_thres=GREEDY)
+    tokens = model.generate_image_tokens(io["text"], filter_thres=GREEDY, use_cache=use_cache)
     np.testing.assert_array_equal(tokens, io["greedy"])
     images = model.vae.decode(mge.tensor(tokens.astype(np.int32))).numpy()
     assert rel_err(images, io["images"]) < REL

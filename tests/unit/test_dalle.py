@@ -69,6 +69,21 @@ def test_sampling_is_seeded_and_greedy_ignores_the_seed(model) -> None:
     assert 0.0 <= float(images.min()) and float(images.max()) <= 1.0
 
 
+def test_cache_gives_the_same_logits_and_tokens(model) -> None:
+    text = np.array([[3, 4, 0, 0, 0, 0], [7, 0, 0, 0, 0, 0]])
+    image = np.array([[1, 2, 3, 4, 5], [6, 7, 8, 9, 10]])
+    full = model(text, image).numpy()
+    cache: dict = {}
+    parts = [model(text, image[:, :k], cache=cache).numpy() for k in (0, 1, 2, 5)]   # 7, 1, 1, 3 new rows
+    assert [p.shape[1] for p in parts] == [7, 1, 1, 3] and cache["offset"] == 12
+    np.testing.assert_allclose(np.concatenate(parts, axis=1), full, rtol=1e-5, atol=1e-4)
+    for thres in (0.5, 0.999):
+        np.testing.assert_array_equal(model.generate_image_tokens(text, filter_thres=thres, seed=4, use_cache=True),
+                                      model.generate_image_tokens(text, filter_thres=thres, seed=4))
+    np.testing.assert_array_equal(model.generate_image_tokens(text, cond_scale=2.0, seed=5, use_cache=True),
+                                  model.generate_image_tokens(text, cond_scale=2.0, seed=5))
+
+
 def test_top_k_keeps_the_reference_share() -> None:
     from megforge.models.dalle import top_k
 

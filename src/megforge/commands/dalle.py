@@ -63,7 +63,8 @@ def generate(args: argparse.Namespace) -> int:
 
     with tqdm(total=model.image_seq_len, desc="image tokens", unit="tok", disable=args.no_progress) as bar:
         images = model.generate_images(text, filter_thres=args.filter_thres, temperature=args.temperature,
-                                       cond_scale=args.cond_scale, seed=args.seed, progress=bar.update)
+                                       cond_scale=args.cond_scale, use_cache=True, seed=args.seed,
+                                       progress=bar.update)
     images = images.numpy()                                                      # (n, 3, H, W) in [0, 1]
     outs = [args.out] if len(images) == 1 else \
         [args.out.with_name(f"{args.out.stem}_{i}{args.out.suffix}") for i in range(len(images))]

@@ -105,7 +105,8 @@ class DALLE(M.Module):
                 rng: np.random.Generator | None = None) -> mge.Tensor:
         """text int ``(b, text_seq_len)``; image codes ``(b, m)`` or pixels ``(b, 3, H, W)`` -> logits
         ``(b, n, total_tokens)`` with forbidden entries at -float32 max (n = text_seq_len + 1 + m,
-        capped at ``total_seq_len``)."""
+        capped at ``total_seq_len``). With ``cache`` (a dict, empty at first) only the positions
+        from ``cache["offset"]`` on are computed and returned, reusing earlier keys/values."""
         if return_loss:
             raise InvalidArgumentError("return_loss=True (training) is not supported; use the logits")
         text = np.array(text.numpy() if isinstance(text, mge.Tensor) else text)
@@ -133,12 +134,17 @@ class DALLE(M.Module):
                 tokens = F.concat([tokens, image_emb], axis=1)
         if tokens.shape[1] > self.total_seq_len:
             tokens = tokens[:, :-1]
-        out = self.transformer(tokens)
+        offset = cache.get("offset", 0) if cache is not None else 0
+        if offset:
+            tokens = tokens[:, offset:]
+        out = self.transformer(tokens, cache=cache)
         if self.stable:
             out = out / F.max(out, axis=-1, keepdims=True)
         logits = self.to_logits[1](self.to_logits[0](out))
-        mask = F.broadcast_to(mge.tensor(self.logits_mask[None, :logits.shape[1]]), logits.shape)
-        return F.where(mask, F.full(logits.shape, MAX_NEG), logits)
+        rows = self.logits_mask[None, offset:offset + logits.shape[1]]
+        if cache is not None:
+            cache["offset"] = offset + logits.shape[1]
+        return F.where(F.broadcast_to(mge.tensor(rows), logits.shape), F.full(logits.shape, MAX_NEG), logits)
 
     def _image_codes(self, image: Any, batch: int) -> np.ndarray:
         if isinstance(image, mge.Tensor):
@@ -157,12 +163,13 @@ class DALLE(M.Module):
 
     def generate_image_tokens(self, text: Any, *, filter_thres: float = 0.5, temperature: float = 1.0,
                               img: Any = None, num_init_img_tokens: int | None = None, cond_scale: float = 1.0,
-                              seed: int | None = None,
+                              use_cache: bool = False, seed: int | None = None,
                               progress: Callable[[int], None] | None = None) -> np.ndarray:
         """Sample image codes ``(b, image_seq_len)`` one token at a time (top-k + Gumbel sampling).
 
         ``filter_thres`` close to 1 keeps one logit: greedy decoding. ``progress(1)`` is called
-        once per token. ``seed`` seeds the Gumbel noise (numpy's PCG64).
+        once per token. ``seed`` seeds the Gumbel noise (numpy's PCG64). ``use_cache`` keeps keys and
+        values between steps (one new token per step instead of the whole sequence; same result).
         """
         if not 0.0 <= filter_thres <= 1.0 or temperature <= 0:
             raise InvalidArgumentError(f"need 0 <= filter_thres <= 1 and temperature > 0, "
@@ -176,8 +183,9 @@ class DALLE(M.Module):
             if not 0 <= n_init < self.image_seq_len:
                 raise InvalidArgumentError(f"num_init_img_tokens must lie in [0, {self.image_seq_len})")
             out = np.concatenate([out, codes[:, :n_init]], axis=1)
+        caches = ({}, {}) if use_cache else (None, None)
         for cur_len in range(out.shape[1], self.total_seq_len):
-            logits = self._cond_logits(out, cond_scale, rng)
+            logits = self._cond_logits(out, cond_scale, rng, caches)
             sample = gumbel_sample(top_k(logits, filter_thres), temperature, rng)
             if cur_len >= self.text_seq_len:
                 sample = sample - self.num_text_tokens
@@ -186,28 +194,27 @@ class DALLE(M.Module):
                 progress(1)
         return out[:, -self.image_seq_len:]
 
-    def _cond_logits(self, out: np.ndarray, cond_scale: float, rng: np.random.Generator) -> np.ndarray:
+    def _cond_logits(self, out: np.ndarray, cond_scale: float, rng: np.random.Generator,
+                     caches: tuple[dict | None, dict | None]) -> np.ndarray:
         text, image = out[:, :self.text_seq_len], out[:, self.text_seq_len:]
-        logits = self(text, image)[:, -1].numpy()
+        logits = self(text, image, cache=caches[0])[:, -1].numpy()
         if cond_scale == 1:
             return logits
-        null = self(text, image, null_cond_prob=1.0)[:, -1].numpy()
+        null = self(text, image, null_cond_prob=1.0, cache=caches[1])[:, -1].numpy()
         return null + (logits - null) * cond_scale
 
     def generate_images(self, text: Any, *, clip: Any = None, filter_thres: float = 0.5, temperature: float = 1.0,
                         img: Any = None, num_init_img_tokens: int | None = None, cond_scale: float = 1.0,
                         use_cache: bool = False, seed: int | None = None,
                         progress: Callable[[int], None] | None = None) -> mge.Tensor:
-        """Images ``(b, 3, H, W)`` in [0, 1] for text ids ``(b, text_seq_len)``.
-
-        ``use_cache`` is accepted for signature compatibility; every step recomputes the full
-        sequence (the result is the same). CLIP re-ranking (``clip``) is not supported.
+        """Images ``(b, 3, H, W)`` in [0, 1] for text ids ``(b, text_seq_len)``; see
+        :meth:`generate_image_tokens`. CLIP re-ranking (``clip``) is not supported.
         """
         if clip is not None:
             raise InvalidArgumentError("re-ranking with clip= is not supported; rank the images separately")
         codes = self.generate_image_tokens(text, filter_thres=filter_thres, temperature=temperature, img=img,
                                            num_init_img_tokens=num_init_img_tokens, cond_scale=cond_scale,
-                                           seed=seed, progress=progress)
+                                           use_cache=use_cache, seed=seed, progress=progress)
         return self.vae.decode(mge.tensor(codes.astype(np.int32)))
 
 

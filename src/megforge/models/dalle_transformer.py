@@ -66,15 +66,24 @@ class Attention(M.Module):
         self.to_qkv = Linear(dim, heads * dim_head * 3, bias=False)
         self.to_out = [Linear(heads * dim_head, dim)]
 
-    def forward(self, x: mge.Tensor, rotary_pos_emb: mge.Tensor | None = None) -> mge.Tensor:
+    def forward(self, x: mge.Tensor, rotary_pos_emb: mge.Tensor | None = None,
+                cache: dict | None = None) -> mge.Tensor:
+        """x ``(b, n, dim)``: the tokens at positions ``cache["offset"]`` on (0 without a cache),
+        whose keys and values are appended to ``cache[self]``."""
         b, n, _ = x.shape
         h, dh = self.heads, self.dim_head
+        offset = cache.get("offset", 0) if cache is not None else 0
         q, k, v = (t.reshape(b, n, h, dh).transpose(0, 2, 1, 3) for t in chunk(self.to_qkv(x), 3))  # (b, h, n, dh)
         if rotary_pos_emb is not None:
-            freqs = rotary_pos_emb[:, :n]
+            freqs = rotary_pos_emb[:, offset:offset + n]
             q, k, v = apply_rotary(freqs, q), apply_rotary(freqs, k), apply_rotary(freqs, v)
-        dots = F.matmul(q * self.scale, k, transpose_b=True)                  # (b, h, n, n)
-        future = np.triu(np.ones((n, n), dtype=bool), 1)
+        if cache is not None:
+            if offset:
+                k_past, v_past = cache[self]
+                k, v = F.concat([k_past, k], axis=2), F.concat([v_past, v], axis=2)   # (b, h, offset+n, dh)
+            cache[self] = (k, v)
+        dots = F.matmul(q * self.scale, k, transpose_b=True)                  # (b, h, n, offset+n)
+        future = np.triu(np.ones((n, offset + n), dtype=bool), offset + 1)
         dots = F.where(F.broadcast_to(mge.tensor(future), dots.shape), F.full(dots.shape, MAX_NEG), dots)
         if self.stable:   # dalle-pytorch's stable softmax: same value, rescaled max subtraction
             dots = dots / 1024.0
@@ -102,7 +111,8 @@ class FeedForward(M.Module):
         super().__init__()
         self.net = [Linear(dim, dim * mult * 2), _GEGLU(), _Identity(), Linear(dim * mult, dim)]
 
-    def forward(self, x: mge.Tensor, rotary_pos_emb: mge.Tensor | None = None) -> mge.Tensor:
+    def forward(self, x: mge.Tensor, rotary_pos_emb: mge.Tensor | None = None,
+                cache: dict | None = None) -> mge.Tensor:
         for layer in self.net:
             x = layer(x)
         return x
@@ -129,10 +139,19 @@ class PreShiftToken(M.Module):
         self.image_size, self.seq_len = image_size, seq_len
         self.text_len = seq_len - image_size ** 2 + 1
 
-    def forward(self, x: mge.Tensor, **kwargs: mge.Tensor | None) -> mge.Tensor:
+    def forward(self, x: mge.Tensor, cache: dict | None = None, **kwargs: mge.Tensor | None) -> mge.Tensor:
+        if cache is not None:   # shift over all inputs so far (kept in cache[self]), pass on the new ones
+            m = x.shape[1]
+            if cache.get("offset", 0):
+                x = F.concat([cache[self], x], axis=1)
+            cache[self] = x
+            return self.fn(self._shift(x)[:, -m:], cache=cache, **kwargs)
+        return self.fn(self._shift(x), **kwargs)
+
+    def _shift(self, x: mge.Tensor) -> mge.Tensor:
         b, n, d = x.shape
         if n < self.text_len:   # no image token yet: the reference shifts nothing at all
-            return self.fn(x, **kwargs)
+            return x
         padding = self.seq_len - n + 1
         x_text, x_img = x[:, :self.text_len], x[:, self.text_len:]
         x_img = F.nn.pad(x_img, ((0, 0), (0, padding), (0, 0)))
@@ -142,7 +161,7 @@ class PreShiftToken(M.Module):
         top, left, *rest = chunk(x_img, 4)
         x_img = F.concat([shift_down(top, 1), shift_down(left, 2), *rest], axis=-1)
         x_img = x_img.reshape(b, self.image_size ** 2, d)[:, :n - self.text_len]
-        return self.fn(F.concat([x_text, x_img], axis=1), **kwargs)
+        return F.concat([x_text, x_img], axis=1)
 
 
 class PreNorm(M.Module):
@@ -178,10 +197,11 @@ class SequentialSequence(M.Module):
         super().__init__()
         self.layers = layers
 
-    def forward(self, x: mge.Tensor, rotary_pos_emb: mge.Tensor | None = None) -> mge.Tensor:
+    def forward(self, x: mge.Tensor, rotary_pos_emb: mge.Tensor | None = None,
+                cache: dict | None = None) -> mge.Tensor:
         for attn, ff in self.layers:
-            x = x + attn(x, rotary_pos_emb=rotary_pos_emb)
-            x = x + ff(x)
+            x = x + attn(x, rotary_pos_emb=rotary_pos_emb, cache=cache)
+            x = x + ff(x, cache=cache)
         return x
 
 
@@ -209,5 +229,7 @@ class Transformer(M.Module):
         # one angle row per position of text (with <bos>) + image: seq_len + 1 rows
         self.pos_emb = None if rotary_dim is None else mge.Parameter(np.zeros((1, seq_len + 1, rotary_dim), np.float32))
 
-    def forward(self, x: mge.Tensor) -> mge.Tensor:
-        return self.layers(x, rotary_pos_emb=self.pos_emb)
+    def forward(self, x: mge.Tensor, cache: dict | None = None) -> mge.Tensor:
+        """x ``(b, n, dim)``. With ``cache`` (a dict; ``cache["offset"]`` = tokens seen so far), x holds
+        only the new tokens and keys/values/shift inputs are kept for the next call."""
+        return self.layers(x, rotary_pos_emb=self.pos_emb, cache=cache)
