@@ -82,6 +82,18 @@ class Embedding(M.Module):
         return self.weight[ids.reshape(-1)].reshape(*ids.shape, self.weight.shape[-1])
 
 
+def materialize(x: mge.Tensor) -> mge.Tensor:
+    """A fresh, contiguous copy of a view (a slice, or a reshape/transpose of one).
+
+    MegEngine 1.13 computes broadcasting binary element-wise ops wrongly when an operand is
+    such a view: ``x[:, :6] * row`` of a ``(4, 8)`` x reads the rows as if they were packed
+    (measured; same-shape ops, scalar ops, unary ops, concat and pad are right). An
+    element-wise op with a scalar writes a fresh tensor, so views pass through here before
+    they meet a broadcast operand.
+    """
+    return x + 0
+
+
 def upsample_nearest2x(x: mge.Tensor) -> mge.Tensor:
     """Nearest-neighbour 2x upsampling of NCHW ``x`` (exact: repeats each pixel 2x2)."""
     return F.repeat(F.repeat(x, 2, axis=2), 2, axis=3)

@@ -20,7 +20,7 @@ import megengine.module as M
 import numpy as np
 
 from megforge.errors import CheckpointError, InvalidArgumentError
-from megforge.models._torchlike import Embedding, LayerNorm, Linear, load_parameters
+from megforge.models._torchlike import Embedding, LayerNorm, Linear, load_parameters, materialize
 from megforge.models.dalle_transformer import MAX_NEG, Transformer
 from megforge.models.dalle_vae import (VAE_TRAINING_ONLY_PREFIXES, OpenAIDiscreteVAE, VQGanVAE, build_vae,
                                        load_dvae_decoder, load_dvae_encoder)
@@ -41,7 +41,7 @@ class AxialPositionalEmbedding(M.Module):
 
     def forward(self, n: int) -> mge.Tensor:
         table = (self.weights[0] + self.weights[1]).reshape(1, self.fmap ** 2, -1)   # (1, h*w, dim)
-        return table[:, :n]
+        return materialize(table[:, :n])
 
 
 def top_k(logits: np.ndarray, thres: float = 0.5) -> np.ndarray:
@@ -133,10 +133,10 @@ class DALLE(M.Module):
                     image_emb = image_emb + self.image_pos_emb(image.shape[1])
                 tokens = F.concat([tokens, image_emb], axis=1)
         if tokens.shape[1] > self.total_seq_len:
-            tokens = tokens[:, :-1]
+            tokens = materialize(tokens[:, :-1])
         offset = cache.get("offset", 0) if cache is not None else 0
         if offset:
-            tokens = tokens[:, offset:]
+            tokens = materialize(tokens[:, offset:])
         out = self.transformer(tokens, cache=cache)
         if self.stable:
             out = out / F.max(out, axis=-1, keepdims=True)

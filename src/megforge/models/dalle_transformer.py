@@ -14,7 +14,7 @@ import megengine.functional as F
 import megengine.module as M
 import numpy as np
 
-from megforge.models._torchlike import LayerNorm, Linear
+from megforge.models._torchlike import LayerNorm, Linear, materialize
 
 MAX_NEG = -3.4028234663852886e38   # -torch.finfo(float32).max, the reference's mask value
 
@@ -51,7 +51,7 @@ def rotate_half(x: mge.Tensor) -> mge.Tensor:
 def apply_rotary(freqs: mge.Tensor, t: mge.Tensor) -> mge.Tensor:
     """Rotate the first ``freqs.shape[-1]`` features of ``t`` ``(b, h, n, d)`` by angles ``(1, n, r)``."""
     r = freqs.shape[-1]
-    head, tail = t[..., :r], t[..., r:]
+    head, tail = materialize(t[..., :r]), t[..., r:]   # a view must not meet the broadcast angles
     head = head * F.cos(freqs) + rotate_half(head) * F.sin(freqs)
     return F.concat([head, tail], axis=-1) if t.shape[-1] > r else head
 
