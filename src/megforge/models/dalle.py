@@ -185,7 +185,7 @@ class DALLE(M.Module):
             out = np.concatenate([out, codes[:, :n_init]], axis=1)
         caches = ({}, {}) if use_cache else (None, None)
         for cur_len in range(out.shape[1], self.total_seq_len):
-            logits = self._cond_logits(out, cond_scale, rng, caches)
+            logits = self._cond_logits(out, cond_scale, caches)
             sample = gumbel_sample(top_k(logits, filter_thres), temperature, rng)
             if cur_len >= self.text_seq_len:
                 sample = sample - self.num_text_tokens
@@ -194,14 +194,23 @@ class DALLE(M.Module):
                 progress(1)
         return out[:, -self.image_seq_len:]
 
-    def _cond_logits(self, out: np.ndarray, cond_scale: float, rng: np.random.Generator,
-                     caches: tuple[dict | None, dict | None]) -> np.ndarray:
-        text, image = out[:, :self.text_seq_len], out[:, self.text_seq_len:]
-        logits = self(text, image, cache=caches[0])[:, -1].numpy()
+    def forward_with_cond_scale(self, text: Any, image: Any = None, *, cond_scale: float = 1.0,
+                                cache: dict | None = None, null_cache: dict | None = None) -> mge.Tensor:
+        """Classifier-free guidance: ``null + (logits - null) * cond_scale``, where ``null`` are the
+        logits with the text dropped. ``null_cache`` keeps the text-free pass's cache (the
+        reference copies ``cache`` instead)."""
+        logits = self(text, image, cache=cache)
         if cond_scale == 1:
             return logits
-        null = self(text, image, null_cond_prob=1.0, cache=caches[1])[:, -1].numpy()
+        null = self(text, image, null_cond_prob=1.0, cache=null_cache)
         return null + (logits - null) * cond_scale
+
+    def _cond_logits(self, out: np.ndarray, cond_scale: float,
+                     caches: tuple[dict | None, dict | None]) -> np.ndarray:
+        text, image = out[:, :self.text_seq_len], out[:, self.text_seq_len:]
+        logits = self.forward_with_cond_scale(text, image, cond_scale=cond_scale, cache=caches[0],
+                                              null_cache=caches[1])
+        return logits[:, -1].numpy()
 
     def generate_images(self, text: Any, *, clip: Any = None, filter_thres: float = 0.5, temperature: float = 1.0,
                         img: Any = None, num_init_img_tokens: int | None = None, cond_scale: float = 1.0,
