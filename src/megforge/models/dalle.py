@@ -326,11 +326,12 @@ def load(path: str | Path, config: Mapping[str, Any] | None = None,
 def tokenize(text: str, text_seq_len: int, truncate_text: bool = False) -> np.ndarray:
     """dalle-pytorch's default tokenization: CLIP BPE ids without start/end tokens, 0-padded.
 
-    Returns int64 ``(1, text_seq_len)``.
+    Uses megforge's CLIP tokenizer (dalle-pytorch's ``SimpleTokenizer`` is CLIP's, same
+    vocabulary and merges). Returns int64 ``(1, text_seq_len)``.
     """
-    from megforge.models.clip_tokenizer import encode  # provided by the CLIP model family
+    from megforge.models.clip.tokenizer import default_tokenizer
 
-    ids = encode(text)
+    ids = default_tokenizer().encode(text)
     if len(ids) > text_seq_len:
         if not truncate_text:
             raise InvalidArgumentError(f"text is {len(ids)} tokens, longer than text_seq_len={text_seq_len}")
