@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <exception>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -36,14 +36,29 @@ void parallel_for(int64_t count, const std::function<void(int64_t, int64_t)>& fn
     fn(0, count);
     return;
   }
-  std::exception_ptr first_error;
+  // The first failure is kept as (status, message) and rethrown as megforge::Error. (Not
+  // std::exception_ptr: its out-of-line refcounting needs CXXABI_1.3.13, i.e. manylinux_2_34.)
   std::mutex error_mutex;
+  int error_status = MGF_OK;
+  std::string error_message;
+  auto record = [&](int status, const char* message) {
+    std::lock_guard<std::mutex> lock(error_mutex);
+    if (error_status == MGF_OK) {
+      error_status = status;
+      error_message = message;
+    }
+  };
   auto run = [&](int64_t begin, int64_t end) {
     try {
       fn(begin, end);
+    } catch (const Error& e) {
+      record(e.status(), e.what());
+    } catch (const std::bad_alloc&) {
+      record(MGF_ERR_OUT_OF_MEMORY, "out of memory");
+    } catch (const std::exception& e) {
+      record(MGF_ERR_INTERNAL, e.what());
     } catch (...) {
-      std::lock_guard<std::mutex> lock(error_mutex);
-      if (!first_error) first_error = std::current_exception();
+      record(MGF_ERR_INTERNAL, "unknown error in a worker thread");
     }
   };
   std::vector<std::thread> threads;
@@ -55,7 +70,7 @@ void parallel_for(int64_t count, const std::function<void(int64_t, int64_t)>& fn
   }
   run(0, std::min(count, chunk));
   for (auto& th : threads) th.join();
-  if (first_error) std::rethrow_exception(first_error);
+  if (error_status != MGF_OK) throw Error(error_status, error_message);
 }
 
 }  // namespace megforge::deconv
