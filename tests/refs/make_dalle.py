@@ -31,7 +31,8 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 GREEDY = 0.999          # top_k keeps max(int(0.001 * total_tokens), 1) = 1 logit
-TEXTS = ["a small red cube", "an armchair in the shape of an avocado", "Hello,   World! 123"]
+TEXTS = ["a small red cube", "an armchair in the shape of an avocado", "Hello,   World! 123",
+         "I  \u2764 caf\u00e9 \U0001F600 x=3.14 ~^"]
 
 
 def _randomise(model: nn.Module, seed: int) -> None:
@@ -150,7 +151,7 @@ def make_tokens(out: Path) -> None:
     refs_compat.install_tokenizer_stubs()
     from dalle_pytorch.tokenizer import tokenizer
 
-    np.savez(out / "tokens.npz", texts=np.array(TEXTS), tokens=tokenizer.tokenize(TEXTS, 16).numpy())
+    np.savez(out / "tokens.npz", texts=np.array(TEXTS), tokens=tokenizer.tokenize(TEXTS, 24).numpy())
 
 
 def main(out_dir: Path) -> None:

@@ -101,32 +101,22 @@ def upsample_nearest2x(x: mge.Tensor) -> mge.Tensor:
 
 def load_parameters(module: M.Module, state_dict: Mapping[str, np.ndarray], *,
                     ignore_prefixes: Iterable[str] = (), what: str = "model") -> M.Module:
-    """Copy ``state_dict`` (reference key -> array) into ``module``'s same-named parameters.
+    """Copy ``state_dict`` (reference key -> numpy array) into ``module``'s same-named parameters.
 
-    Keys ending in ``num_batches_tracked`` and keys under ``ignore_prefixes`` (training-only
-    parts such as a GAN loss) are skipped. Any other unknown key, missing key or shape
-    mismatch raises :class:`CheckpointError` naming the key. Returns ``module`` in eval mode.
+    Checked by :func:`megforge.convert.check_state_dict`: ``num_batches_tracked`` buffers and
+    keys under ``ignore_prefixes`` (training-only parts such as a GAN loss) are dropped; any
+    other unknown key, missing key or shape mismatch raises CheckpointError naming the keys.
+    Returns ``module`` in eval mode.
     """
-    ignore = tuple(ignore_prefixes)
+    from megforge.convert import check_state_dict
+
     own = dict(module.named_parameters())
-    for key, value in state_dict.items():
-        if key.endswith("num_batches_tracked") or (ignore and key.startswith(ignore)):
-            continue
-        if key not in own:
-            raise CheckpointError(f"{what}: unexpected key {key!r} in state dict")
-        array = np.asarray(value)
-        want = tuple(own[key].shape)
-        if tuple(array.shape) != want:
-            raise CheckpointError(
-                f"{what}: key {key!r} has shape {tuple(array.shape)}, expected {want}")
+    patterns = [prefix + "*" for prefix in ignore_prefixes]
+    arrays = check_state_dict(state_dict, {k: tuple(v.shape) for k, v in own.items()}, ignore=patterns, model=what)
+    for key, array in arrays.items():
         if not np.issubdtype(array.dtype, np.floating):
             raise CheckpointError(f"{what}: key {key!r} has dtype {array.dtype}, expected float")
         own[key]._reset(mge.tensor(array.astype(np.float32)))
-    seen = set(state_dict)
-    missing = sorted(k for k in own if k not in seen)
-    if missing:
-        raise CheckpointError(f"{what}: missing key {missing[0]!r} in state dict"
-                              + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
     module.eval()
     return module
 
