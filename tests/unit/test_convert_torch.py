@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from torch_writer import Global, NewObj, Pid, Reduce, Storages, Tensor, dumps, tensor, write_legacy, write_zip
+from torch_writer import (Global, ModuleClass, NewObj, Pid, Reduce, Storages, Tensor, dumps, tensor, write_legacy,
+                          write_zip)
 
 from megforge.convert import detect_format, flatten_state_dict, load_checkpoint, read_torch
 from megforge.errors import CheckpointError
@@ -132,6 +133,26 @@ def test_pickled_modules_flatten_like_state_dict(tmp_path: Path) -> None:
     tree = read_torch(path, placeholders=["dall_e", "torch.nn"])
     assert tree.pickled_class == "dall_e.encoder.Encoder"
     assert tree.attributes["device"] == "cpu" and tree.attributes["in_features"] == 3
+
+
+def test_legacy_pickled_modules_name_their_classes_by_persistent_id(tmp_path: Path) -> None:
+    # legacy torch.save (OpenAI's dVAE files re-saved by older torch) names each module class
+    # once as ("module", cls, source_file, source); only placeholder classes are accepted there
+    storages = Storages()
+    w = RNG.standard_normal((4, 3)).astype(np.float32)
+    conv = _module("dall_e.utils.Conv2d", {"w": tensor(storages, "0", w)})
+    conv.cls = ModuleClass(conv.cls, "utils.py", "class Conv2d(nn.Module): ...")
+    root = _module("torch.nn.modules.container.Sequential", {}, modules={"input": conv})
+    root.cls = ModuleClass(root.cls)
+    path = write_legacy(tmp_path / "encoder.pkl", root, storages)
+    sd = load_checkpoint(path, placeholders=["dall_e", "torch.nn"])
+    assert list(sd) == ["input.w"]
+    np.testing.assert_array_equal(sd["input.w"], w)
+    with pytest.raises(CheckpointError, match="dall_e.utils.Conv2d"):
+        load_checkpoint(path, placeholders=["torch.nn"])
+    forged = NewObj(ModuleClass(Global("torch", "FloatStorage")), {})   # an allowed global, but no class
+    with pytest.raises(CheckpointError, match="not a placeholder"):
+        load_checkpoint(write_legacy(tmp_path / "forged.pkl", forged, Storages()))
 
 
 def test_extension_point_flatteners(tmp_path: Path) -> None:
