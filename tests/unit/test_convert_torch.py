@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from collections import OrderedDict
 from pathlib import Path
 
@@ -200,3 +201,22 @@ def test_lightning_checkpoint_needs_key(tmp_path: Path) -> None:
         load_checkpoint(path, key="model")
     sd = load_checkpoint(path, key="state_dict")
     np.testing.assert_array_equal(sd["model.w"], w)
+
+
+@pytest.mark.parametrize("writer", [write_zip, write_legacy])
+def test_entries_keep_only_what_is_asked(tmp_path: Path, writer) -> None:
+    storages = Storages()
+    w = RNG.standard_normal((2, 3)).astype(np.float32)
+    ckpt = {"state_dict": {"w": tensor(storages, "0", w)}, "epoch": 3,
+            "optimizer_states": [{"exp_avg": tensor(storages, "1", w)}]}
+    path = writer(tmp_path / "model.ckpt", ckpt, storages)
+    assert read_torch(path, entries=("absent",)).keys() == ckpt.keys()   # nothing named: the whole file
+    if writer is write_zip:   # the optimizer's storage is never read: a missing one goes unnoticed
+        with zipfile.ZipFile(path) as src, zipfile.ZipFile(tmp_path / "cut.ckpt", "w") as dst:
+            for item in src.infolist():
+                if not item.filename.endswith("data/1"):
+                    dst.writestr(item, src.read(item))
+        path = tmp_path / "cut.ckpt"
+    kept = read_torch(path, entries=("state_dict",))
+    assert list(kept) == ["state_dict"]
+    np.testing.assert_array_equal(load_checkpoint(path, key="state_dict")["w"], w)

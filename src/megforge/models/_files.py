@@ -14,6 +14,10 @@ import numpy as np
 from megforge.errors import CheckpointError, InvalidArgumentError
 
 
+# tensor-free entries of training checkpoints worth keeping next to the weights (dalle-pytorch)
+KEPT_METADATA = ("hparams", "vae_params")
+
+
 def read_checkpoint(path: str | Path, *, entry: str | None = None,
                     placeholders: Iterable[str] = ()) -> tuple[dict[str, np.ndarray], Any]:
     """Read a checkpoint file torch-free; return ``(state_dict, top-level object)``.
@@ -31,7 +35,8 @@ def read_checkpoint(path: str | Path, *, entry: str | None = None,
     if detect_format(path) == "safetensors":
         arrays = load_safetensors(path)
         return dict(arrays), arrays
-    obj = read_torch(path, placeholders=placeholders)
+    keep = None if entry is None else (entry, *KEPT_METADATA)   # e.g. optimizer states are never read
+    obj = read_torch(path, placeholders=placeholders, entries=keep)
     key = entry if isinstance(obj, Mapping) and entry is not None and entry in obj else None
     return flatten_state_dict(obj, key=key), obj
 
