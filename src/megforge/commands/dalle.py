@@ -59,6 +59,7 @@ def generate(args: argparse.Namespace) -> int:
         raise InvalidArgumentError(f"--num-images must be at least 1, got {args.num_images}")
     model = dalle.load(args.weights, read_config(args.config), read_config(args.vae_config))
     text = np.repeat(_text_ids(args, model.text_seq_len), args.num_images, axis=0)   # (n, text_seq_len)
+    model.check_text(text)   # before the progress bar starts
     from tqdm import tqdm
 
     with tqdm(total=model.image_seq_len, desc="image tokens", unit="tok", disable=args.no_progress) as bar:

@@ -109,12 +109,7 @@ class DALLE(M.Module):
         from ``cache["offset"]`` on are computed and returned, reusing earlier keys/values."""
         if return_loss:
             raise InvalidArgumentError("return_loss=True (training) is not supported; use the logits")
-        text = np.array(text.numpy() if isinstance(text, mge.Tensor) else text)
-        if text.ndim != 2 or text.shape[-1] != self.text_seq_len or not np.issubdtype(text.dtype, np.integer):
-            raise InvalidArgumentError(f"text must be integer ids of shape (batch, {self.text_seq_len}), "
-                                       f"got {text.dtype} {text.shape}")
-        if text.min(initial=0) < 0 or text.max(initial=0) >= self.num_text_tokens - self.text_seq_len:
-            raise InvalidArgumentError(f"text ids must lie in [0, {self.num_text_tokens - self.text_seq_len})")
+        text = self.check_text(text)
         b = text.shape[0]
         if null_cond_prob > 0:
             drop = (rng or np.random.default_rng()).random(b) < null_cond_prob
@@ -146,6 +141,18 @@ class DALLE(M.Module):
             cache["offset"] = offset + logits.shape[1]
         return F.where(F.broadcast_to(mge.tensor(rows), logits.shape), F.full(logits.shape, MAX_NEG), logits)
 
+    def check_text(self, text: Any) -> np.ndarray:
+        """Checked text ids ``(b, text_seq_len)`` as a numpy integer array."""
+        text = np.array(text.numpy() if isinstance(text, mge.Tensor) else text)
+        if text.ndim != 2 or text.shape[-1] != self.text_seq_len or not np.issubdtype(text.dtype, np.integer):
+            raise InvalidArgumentError(f"text must be integer ids of shape (batch, {self.text_seq_len}), "
+                                       f"got {text.dtype} {text.shape}")
+        vocab = self.num_text_tokens - self.text_seq_len
+        if text.size and (text.min() < 0 or text.max() >= vocab):
+            raise InvalidArgumentError(f"text ids must lie in [0, {vocab}) (the model's num_text_tokens), "
+                                       f"got ids in [{text.min()}, {text.max()}]")
+        return text
+
     def _image_codes(self, image: Any, batch: int) -> np.ndarray:
         if isinstance(image, mge.Tensor):
             image = image.numpy()
@@ -175,8 +182,8 @@ class DALLE(M.Module):
             raise InvalidArgumentError(f"need 0 <= filter_thres <= 1 and temperature > 0, "
                                        f"got {filter_thres}, {temperature}")
         rng = np.random.default_rng(seed)
-        text = np.array(text.numpy() if isinstance(text, mge.Tensor) else text)[:, :self.text_seq_len]
-        out = text
+        text = np.array(text.numpy() if isinstance(text, mge.Tensor) else text)
+        out = text = self.check_text(text[:, :self.text_seq_len] if text.ndim == 2 else text)
         if img is not None:
             codes = self._image_codes(img, text.shape[0])
             n_init = num_init_img_tokens if num_init_img_tokens is not None else int(0.4375 * self.image_seq_len)
