@@ -178,3 +178,30 @@ def test_torch_like_helpers() -> None:
                                   [-2.0, 1.0, -4.0, 3.0])
     np.testing.assert_array_equal(shift_down(mge.tensor(np.array([[1.0, 2.0, 3.0]], np.float32)), 1).numpy(),
                                   [[0.0, 1.0, 2.0]])
+
+
+def test_cli_generates_from_text_with_a_safetensors_checkpoint(tmp_path, capsys) -> None:
+    import argparse
+    import json
+
+    from PIL import Image
+
+    from megforge.commands import dalle as command
+    from megforge.convert import save_safetensors
+    from megforge.models import dalle, dvae
+
+    config = dict(num_text_tokens=49408, text_seq_len=8, heads=2, dim_head=16)   # CLIP BPE vocabulary
+    vae = dalle.OpenAIDiscreteVAE(dvae.Encoder(n_hid=64, n_blk_per_group=1, vocab_size=512),
+                                  dvae.Decoder(n_init=16, n_hid=64, n_blk_per_group=1, vocab_size=512), image_size=16)
+    model = dalle.DALLE(dim=32, vae=vae, depth=1, image_fmap_size=2, **config)
+    save_safetensors(tmp_path / "dalle.safetensors", random_params(model))
+    (tmp_path / "dalle.json").write_text(json.dumps(config))
+    parser = argparse.ArgumentParser()
+    command.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["dalle", "generate", "--weights", str(tmp_path / "dalle.safetensors"),
+                              "--config", str(tmp_path / "dalle.json"), "--text", "a small red cube",
+                              "--seed", "0", "--num-images", "2", "--out", str(tmp_path / "img.png")])
+    assert args.func(args) == 0
+    for i in range(2):
+        assert Image.open(tmp_path / f"img_{i}.png").size == (16, 16)
+    assert "image tokens" in capsys.readouterr().err
