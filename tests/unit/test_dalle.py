@@ -133,6 +133,11 @@ def test_unsupported_options_are_errors(model, state_dict) -> None:
         dalle.from_state_dict(state_dict, {**CONFIG, "attn_types": ("full", "axial_row")})
     with pytest.raises(InvalidArgumentError, match="heads"):
         dalle.from_state_dict(state_dict, {"text_seq_len": 6})
+    with pytest.raises(InvalidArgumentError, match="text_seq_len"):   # rotary: lengths are not in the shapes
+        dalle.from_state_dict(state_dict, {"heads": 2})
+    with pytest.raises(InvalidArgumentError, match="square"):
+        dalle.from_state_dict(state_dict, {"heads": 2, "text_seq_len": 7})
+    assert dalle.from_state_dict(state_dict, {"heads": 2, "num_text_tokens": 50}).text_seq_len == 6
     no_vae = {k: v for k, v in state_dict.items() if not k.startswith("vae.")}
     with pytest.raises(CheckpointError, match="vae"):
         dalle.from_state_dict(no_vae, CONFIG)

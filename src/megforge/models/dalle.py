@@ -278,27 +278,24 @@ def infer_config(state_dict: Mapping[str, np.ndarray], config: Mapping[str, Any]
     return out
 
 
-def _fmap_and_text(state_dict: Mapping[str, np.ndarray], cfg: dict[str, Any]) -> None:
-    """Fill ``image_fmap_size``, ``text_seq_len`` and ``num_text_tokens`` in ``cfg``."""
+def _sequence_sizes(state_dict: Mapping[str, np.ndarray], cfg: dict[str, Any], num_image_tokens: int) -> None:
+    """Fill ``text_seq_len``, ``num_text_tokens`` and ``image_fmap_size`` in ``cfg`` (config first)."""
+    text_rows = int(np.shape(state_dict["to_logits.1.weight"])[0]) - num_image_tokens   # ids + padding ids
+    if "text_seq_len" not in cfg and "num_text_tokens" in cfg:
+        cfg["text_seq_len"] = text_rows - int(cfg["num_text_tokens"])
+    if "text_seq_len" not in cfg:
+        raise InvalidArgumentError("dalle: config must give text_seq_len or num_text_tokens")
+    cfg.setdefault("num_text_tokens", text_rows - int(cfg["text_seq_len"]))
     if "image_pos_emb.weights.0" in state_dict:
         cfg["image_fmap_size"] = int(np.shape(state_dict["image_pos_emb.weights.0"])[1])
-    total = int(np.shape(state_dict["to_logits.1.weight"])[0])
-    text_rows = int(np.shape(state_dict["text_emb.weight"])[0]) if "text_emb.weight" in state_dict else None
-    if text_rows is None and "image_emb.weight" not in state_dict:
-        image_rows = None
-    else:
-        image_rows = total - text_rows if text_rows is not None else int(np.shape(state_dict["image_emb.weight"])[0])
-    if "text_seq_len" not in cfg and "num_text_tokens" in cfg and text_rows is not None:
-        cfg["text_seq_len"] = text_rows - int(cfg["num_text_tokens"])
-    seq_len = int(np.shape(state_dict["transformer.pos_emb"])[1]) if "transformer.pos_emb" in state_dict else None
-    if "image_fmap_size" not in cfg and seq_len is not None and "text_seq_len" in cfg:
-        cfg["image_fmap_size"] = math.isqrt(seq_len - 1 - int(cfg["text_seq_len"]))   # rows: text+<bos>, image
-    if "image_fmap_size" not in cfg or "text_seq_len" not in cfg:
-        raise InvalidArgumentError("dalle: config must give text_seq_len (or num_text_tokens)")
-    if "text_seq_len" in cfg and "num_text_tokens" not in cfg:
-        if text_rows is None and image_rows is None:
-            raise InvalidArgumentError("dalle: config must give num_text_tokens (shared embeddings)")
-        cfg["num_text_tokens"] = (text_rows if text_rows is not None else total - image_rows) - int(cfg["text_seq_len"])
+    elif "transformer.pos_emb" not in state_dict:
+        raise CheckpointError("dalle: missing key 'transformer.pos_emb' (or 'image_pos_emb.weights.0') in state dict")
+    else:   # rotary angle rows: <bos> + text + image
+        image_rows = int(np.shape(state_dict["transformer.pos_emb"])[1]) - 1 - int(cfg["text_seq_len"])
+        cfg["image_fmap_size"] = math.isqrt(max(image_rows, 0))
+        if image_rows <= 0 or cfg["image_fmap_size"] ** 2 != image_rows:
+            raise InvalidArgumentError(f"dalle: text_seq_len={cfg['text_seq_len']} leaves {image_rows} image "
+                                       f"positions in transformer.pos_emb, not a square grid")
 
 
 def from_state_dict(state_dict: Mapping[str, np.ndarray], config: Mapping[str, Any] | None = None,
@@ -306,12 +303,15 @@ def from_state_dict(state_dict: Mapping[str, np.ndarray], config: Mapping[str, A
     """Build :class:`DALLE` (with its VAE) from a dalle-pytorch ``DALLE.state_dict()`` (numpy arrays).
 
     ``config``: dalle-pytorch's DALLE kwargs (the ``hparams`` of its training checkpoints); shapes
-    give dim, depth, rotary/shift/sandwich/shared-embedding choices, and usually the sequence
-    lengths; ``heads`` is needed unless dim_head is 64. ``vae_config``: taming config of a VQGAN VAE.
+    give dim, depth, rotary/shift/sandwich/shared-embedding choices and the image grid;
+    ``text_seq_len`` (or ``num_text_tokens``) is needed with rotary embeddings, ``heads`` unless
+    dim_head is 64. ``vae_config``: taming config of a VQGAN VAE.
     """
     cfg = infer_config(state_dict, config)
-    _fmap_and_text(state_dict, cfg)
-    model = DALLE(vae=build_vae(state_dict, cfg["image_fmap_size"], vae_config), **cfg)
+    vae = build_vae(state_dict, vae_config)
+    _sequence_sizes(state_dict, cfg, vae.num_tokens)
+    vae.image_size = cfg["image_fmap_size"] * 2 ** vae.num_layers
+    model = DALLE(vae=vae, **cfg)
     ignore = VAE_TRAINING_ONLY_PREFIXES
     if cfg["share_input_output_emb"]:   # the same tensor again under the embeddings' names
         ignore += ("text_emb.linear.", "image_emb.linear.")

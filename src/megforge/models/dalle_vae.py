@@ -92,19 +92,18 @@ def _sub(state_dict: Mapping[str, np.ndarray], prefix: str) -> dict[str, np.ndar
 VAE_TRAINING_ONLY_PREFIXES = tuple("vae.model." + p for p in vqgan.TRAINING_ONLY_PREFIXES)
 
 
-def build_vae(state_dict: Mapping[str, np.ndarray], fmap: int,
-              config: Mapping[str, Any] | None = None) -> M.Module:
+def build_vae(state_dict: Mapping[str, np.ndarray], config: Mapping[str, Any] | None = None) -> M.Module:
     """The (unloaded) VAE a DALLE state dict holds under ``vae.``: OpenAI dVAE or a taming VQGAN.
 
-    ``fmap`` is the side of the image-token grid; ``config`` a taming config for a VQGAN.
+    ``config`` is a taming config for a VQGAN. The caller sets ``image_size`` (the token grid
+    side times ``2 ** num_layers``).
     """
     if any(k.startswith("vae.enc.") for k in state_dict):
         enc = dvae.Encoder(**dvae.encoder_kwargs(_sub(state_dict, "vae.enc.")))
         dec = dvae.Decoder(**dvae.decoder_kwargs(_sub(state_dict, "vae.dec.")))
-        return OpenAIDiscreteVAE(enc, dec, image_size=fmap * 2 ** OpenAIDiscreteVAE.num_layers)
+        return OpenAIDiscreteVAE(enc, dec)
     if any(k.startswith("vae.model.") for k in state_dict):
-        model = vqgan.build(_sub(state_dict, "vae.model."), config)
-        return VQGanVAE(model, image_size=fmap * 2 ** (model.encoder.num_resolutions - 1))
+        return VQGanVAE(vqgan.build(_sub(state_dict, "vae.model."), config))
     if any(k.startswith("vae.") for k in state_dict):
         key = next(k for k in state_dict if k.startswith("vae."))
         raise CheckpointError(f"dalle: VAE key {key!r} is not an OpenAI dVAE (vae.enc/vae.dec) or taming "
