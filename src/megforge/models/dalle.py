@@ -66,9 +66,12 @@ class DALLE(M.Module):
     def __init__(self, *, dim: int, vae: M.Module, num_text_tokens: int = 10000, text_seq_len: int = 256,
                  depth: int, heads: int = 8, dim_head: int = 64, stable: bool = False,
                  sandwich_norm: bool = False, shift_tokens: bool = True, rotary_emb: bool = True,
-                 share_input_output_emb: bool = False, image_fmap_size: int, **ignore: Any) -> None:
+                 share_input_output_emb: bool = False, image_fmap_size: int | None = None,
+                 **ignore: Any) -> None:
         super().__init__()
         self.vae = vae
+        if image_fmap_size is None:   # as dalle-pytorch: the VAE's image size over its downsampling
+            image_fmap_size = vae.image_size // 2 ** vae.num_layers
         self.num_text_tokens = num_text_tokens + text_seq_len   # unique padding id per position
         self.num_image_tokens = vae.num_tokens
         self.text_seq_len, self.image_seq_len = text_seq_len, image_fmap_size ** 2
