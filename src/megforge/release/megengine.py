@@ -207,6 +207,16 @@ def set_metadata(members: Dict[str, Member], pin: Pin, version: str) -> Tuple[st
     return new, filename
 
 
+def _check_syntax(path: Path, name: str) -> None:
+    """A patched module must still parse (as the wheel's oldest supported Python would)."""
+    import ast
+
+    try:
+        ast.parse(path.read_text(encoding="utf-8"), filename=name)
+    except SyntaxError as exc:
+        raise VerifyError(f"patched {name} no longer parses: {exc.msg} at line {exc.lineno}") from exc
+
+
 def _text(members: Dict[str, Member], name: str) -> str:
     m = members.get(name)
     if m is None or isinstance(m, RawEntry):
@@ -230,6 +240,8 @@ def build_redistribution(root: Path, pin: Pin, work: Path, epoch: int, artifacts
     apply_series(tree, patches)
     for name in edit:
         path = tree / name
+        if name.endswith(".py"):
+            _check_syntax(path, name)
         members[name] = (path.read_bytes(), path.stat().st_mode & 0o777)
     manifest = tomllib.loads((patches / "manifest.toml").read_text())
     version = apply_manifest(members, manifest, pin, artifacts)

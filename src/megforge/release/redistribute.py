@@ -51,5 +51,6 @@ def collect_dependencies(python_exe: str, wheelhouse: Path, requirements: list) 
 def smoke(root: Path, wheelhouse: Path, python_exe: str) -> subprocess.CompletedProcess:
     env_dir = root / "build" / "smoke" / "megengine"
     py = fresh_venv(env_dir, python_exe)
-    install_from_wheelhouse(py, wheelhouse, ["megengine", "megforge", "setuptools"], env_dir / "report.json")
+    # setuptools >= 82 has no pkg_resources: importing megengine there proves patch 0002
+    install_from_wheelhouse(py, wheelhouse, ["megengine", "megforge", "setuptools>=82"], env_dir / "report.json")
     return run_smoke(py, require=["megengine"])
