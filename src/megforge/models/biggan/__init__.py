@@ -23,8 +23,9 @@ import numpy as np
 from megforge.errors import CheckpointError
 from megforge.models.biggan.config import BigGANConfig, resolve_config
 from megforge.models.biggan.model import BigGAN, _SpectralNorm
+from megforge.models.biggan.random_weights import random_state_dict
 
-__all__ = ["BigGAN", "BigGANConfig", "from_state_dict", "load_pretrained"]
+__all__ = ["BigGAN", "BigGANConfig", "from_state_dict", "load_pretrained", "random_state_dict"]
 
 WEIGHTS_NAME = "pytorch_model.bin"
 CONFIG_NAME = "config.json"
