@@ -32,7 +32,11 @@ OFFICIAL_LAYERS = {dim: _official_layers(dim) for dim in (128, 256, 512)}
 
 @dataclass
 class BigGANConfig:
-    """Hyper-parameters with the reference's names and defaults (biggan-deep-128)."""
+    """Hyper-parameters with the reference's names and defaults (biggan-deep-128).
+
+    As in the reference, the class embedding has z_dim entries; class_embed_dim is kept
+    only because config.json files carry it.
+    """
 
     output_dim: int = 128
     z_dim: int = 128
@@ -53,7 +57,19 @@ class BigGANConfig:
             raise InvalidArgumentError(f"unknown BigGANConfig field(s) {unknown}; known: {sorted(known)}")
         config = cls(**dict(fields))
         config.layers = [_layer(i, layer) for i, layer in enumerate(config.layers)]
+        if not config.layers or not _chains([(a, b) for _, a, b in config.layers]):
+            raise InvalidArgumentError(f"BigGANConfig layers {config.layers} do not chain 16 -> ... -> 1 "
+                                       "(channel multiples), keeping or halving the width at each block")
+        if config.channel_width < 3 or config.n_stats < 2:
+            raise InvalidArgumentError(f"BigGANConfig needs channel_width >= 3 and n_stats >= 2, got {config}")
         return config
+
+
+def _chains(blocks: list[tuple[int, int]]) -> bool:
+    """The generator starts at 16 x channel_width, ends at 1 x, and each block keeps or halves the width."""
+    chain = [16] + [c_out for _, c_out in blocks]
+    return ([c_in for c_in, _ in blocks] == chain[:-1] and chain[-1] == 1
+            and all(c_out in (c_in, c_in // 2) for c_in, c_out in blocks))
 
 
 def _layer(index: int, layer: Any) -> Layer:
@@ -104,9 +120,7 @@ def resolve_config(state_dict: Mapping[str, np.ndarray], config: Mapping[str, An
         i += 1
     if not blocks:
         raise CheckpointError("BigGAN state dict has no generator.layers.<i> blocks")
-    chain = [16] + [c_out for _, c_out in blocks]
-    if ([c_in for c_in, _ in blocks] != chain[:-1] or chain[-1] != 1
-            or any(c_out not in (c_in, c_in // 2) for c_in, c_out in blocks)):
+    if not _chains(blocks):
         raise CheckpointError(f"BigGAN blocks {blocks} (channel multiples) do not chain 16 -> ... -> 1, "
                               "keeping or halving the width at each block")
     n_stats = _shape(state_dict, "generator.bn.running_means")[0]
