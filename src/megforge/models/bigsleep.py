@@ -182,6 +182,17 @@ class BigSleep:
         self.gm = GradManager().attach(self.latents.parameters())
         self.optimizer = optim.Adam(self.latents.parameters(), lr=self.config.lr)
 
+    def set_latents(self, normu: np.ndarray, cls: np.ndarray) -> None:
+        """Replace the latents (shapes (L+1, z_dim), (L+1, num_classes)); restarts Adam and the EMA."""
+        for name, value in (("normu", normu), ("cls", cls)):
+            param = getattr(self.latents, name)
+            value = np.asarray(value, np.float32)
+            if value.shape != tuple(param.shape):
+                raise InvalidArgumentError(f"{name} must have shape {tuple(param.shape)}, got {value.shape}")
+            param._reset(mge.Tensor(value))
+        self.ema = LatentsEMA(self.latents, self.config.ema_decay)
+        self.optimizer = optim.Adam(self.latents.parameters(), lr=self.config.lr)
+
     def image(self, normu: mge.Tensor, classes: mge.Tensor) -> mge.Tensor:
         """(1, 3, S, S) in [0, 1]."""
         return (self.biggan.forward_layerwise(normu, classes, 1.0) + 1) / 2
