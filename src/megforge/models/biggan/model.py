@@ -227,7 +227,8 @@ class BigGAN(M.Module):
         self.generator = Generator(config)
 
     def _inputs(self, z: mge.Tensor | np.ndarray, class_label: mge.Tensor | np.ndarray,
-                truncation: float) -> tuple[mge.Tensor, mge.Tensor]:
+                truncation: float) -> mge.Tensor:
+        """Checked inputs -> condition vectors (N, 2*z_dim) = [z, class embedding]."""
         if not isinstance(truncation, (int, float)) or not 0 < truncation <= 1:
             raise InvalidArgumentError(f"truncation must be a number in (0, 1], got {truncation!r}")
         z, class_label = mge.Tensor(z, dtype="float32"), mge.Tensor(class_label, dtype="float32")
@@ -237,12 +238,12 @@ class BigGAN(M.Module):
         if tuple(class_label.shape) != (n, self.config.num_classes):
             raise InvalidArgumentError(f"class_label must be ({n}, {self.config.num_classes}), "
                                        f"got {tuple(class_label.shape)}")
-        return F.concat([z, self.embeddings(class_label)], axis=1), class_label
+        return F.concat([z, self.embeddings(class_label)], axis=1)
 
     def forward(self, z: mge.Tensor | np.ndarray, class_label: mge.Tensor | np.ndarray,
                 truncation: float) -> mge.Tensor:
         """z: (N, z_dim); class_label: (N, num_classes); truncation in (0, 1] picks the BN statistics."""
-        cond_vector, _ = self._inputs(z, class_label, truncation)
+        cond_vector = self._inputs(z, class_label, truncation)
         return self.generator(cond_vector, truncation)
 
     def forward_layerwise(self, z: mge.Tensor | np.ndarray, class_label: mge.Tensor | np.ndarray,
@@ -252,7 +253,7 @@ class BigGAN(M.Module):
         z: (L+1, z_dim), class_label: (L+1, num_classes) with L = len(config.layers); row 0
         feeds gen_z, row k the k-th GenBlock.
         """
-        cond_vector, _ = self._inputs(z, class_label, truncation)
+        cond_vector = self._inputs(z, class_label, truncation)
         stages = len(self.config.layers) + 1
         if cond_vector.shape[0] != stages:
             raise InvalidArgumentError(f"forward_layerwise needs {stages} latents (one per stage), "
