@@ -14,6 +14,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--source", type=Path, default=None, help="megforge checkout (default: the one in use)")
     p.add_argument("--with-deps", metavar="PYVER", action="append", default=[],
                    help="also cache megforge's dependency wheels for this Python (e.g. 3.10), repeatable")
+    p.add_argument("--smoke", action="store_true",
+                   help="then install into a fresh venv from the wheelhouse and run `python -m megforge.smoke`")
     p.add_argument("--quiet", action="store_true", help="less build output")
     p.set_defaults(func=run)
 
@@ -25,6 +27,7 @@ def run(args: argparse.Namespace) -> int:
     targets = [get_target(t) for t in args.target]  # validate every name before building anything
     root = source_root(args.source)
     wheelhouse = (args.wheelhouse or root / "wheelhouse").resolve()
+    failed = False
     for target in targets:
         result = release(target, root, wheelhouse, quiet=args.quiet)
         print(f"{result.target}: {result.wheel.name}  sha256 {result.sha256}")
@@ -33,8 +36,30 @@ def run(args: argparse.Namespace) -> int:
         for py in args.with_deps:
             platform = None if target.is_host else _pip_platform(result.wheel.name)
             download_dependencies(wheelhouse, ["numpy"], py, platform)
+        if args.smoke:
+            failed = _smoke(target, root, wheelhouse) or failed
     print(f"wheelhouse: {wheelhouse} (manifest {wheelhouse / 'SHA256SUMS'})")
-    return 0
+    return 1 if failed else 0
+
+
+def _smoke(target, root: Path, wheelhouse: Path) -> bool:
+    """Install + smoke-test on this host; returns True on failure."""
+    import tempfile
+
+    from megforge.release.smoke import fresh_venv, install_from_wheelhouse, run_smoke
+    from megforge.release.targets import host_target
+
+    if not target.is_host:
+        print(f"{target.name}: runtime smoke tests need a {target.name} machine (this host is {host_target()}); "
+              "the wheel was built, repaired and verified here")
+        return False
+    env_dir = root / "build" / "smoke" / target.name
+    py = fresh_venv(env_dir)
+    with tempfile.TemporaryDirectory() as tmp:
+        install_from_wheelhouse(py, wheelhouse, ["megforge"], Path(tmp) / "report.json")
+    result = run_smoke(py, require=["numpy"])
+    print(result.stdout + result.stderr, end="")
+    return result.returncode != 0
 
 
 def _pip_platform(wheel_name: str) -> str:

