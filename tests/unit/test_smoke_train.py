@@ -55,3 +55,18 @@ def test_data_is_deterministic():
     a, b = make_images(8, 3), make_images(8, 3)
     np.testing.assert_array_equal(a, b)
     assert a.shape == (8, 3, 16, 16) and a.min() >= 0 and a.max() <= 1 and a.std() > 0.05
+
+
+def test_registered_in_the_smoke_suite(capsys, monkeypatch):
+    import functools
+
+    from megforge.smoke import CHECKS, train
+    from megforge.smoke.__main__ import main
+
+    assert CHECKS["train"].needs == ("megengine",)
+    monkeypatch.setattr(train, "check", functools.partial(train.check, steps=STEPS))
+    assert main(["train", "--require", "megengine"]) == 0
+    assert "PASS train" in capsys.readouterr().out
+    monkeypatch.setattr(train, "check", functools.partial(train.check, steps=0))
+    assert main(["train"]) == 1
+    assert "loss did not drop enough" in capsys.readouterr().out

@@ -145,6 +145,15 @@ def run(steps: int = 300, out: Path | None = None, seed: int = 0, lr: float = 0.
     return result
 
 
+def check(steps: int = 300) -> str:
+    """``python -m megforge.smoke train``: raises AssertionError naming the failed criterion."""
+    result = run(steps)
+    if not result.ok:
+        raise AssertionError("; ".join(result.failures))
+    return (f"held-out MSE {result.initial_loss:.4f} -> {result.final_loss:.4f} in {steps} steps "
+            f"(ratio {result.loss_ratio:.3f} <= {LOSS_RATIO}); save/load bitwise equal")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m megforge.smoke.train", description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=300, help="training steps (default 300)")
