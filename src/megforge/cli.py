@@ -18,6 +18,7 @@ from megforge.errors import MegforgeError
 COMMANDS: dict[str, str] = {
     "megforge.commands.release": "build, repair, verify and collect wheels",
     "megforge.commands.verify": "verify wheels (tags, binaries, signatures, RECORD)",
+    "megforge.commands.bigsleep": "BigSleep: BigGAN latents optimised towards a text prompt by CLIP (CPU)",
 }
 
 

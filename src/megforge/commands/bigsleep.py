@@ -42,9 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from megforge.errors import InvalidArgumentError
     from megforge.models import biggan
     from megforge.models.bigsleep import BigSleep, BigSleepConfig
-    from megforge.models.imagine import imagine
-
-    from megforge.models.clip_seam import load_perceptor, random_perceptor
+    from megforge.models.imagine import imagine, load_perceptor, random_perceptor
 
     if args.steps < 1:
         raise InvalidArgumentError(f"--steps must be >= 1, got {args.steps}")
@@ -57,9 +55,9 @@ def run(args: argparse.Namespace) -> int:
                      f"({RANDOM_BIGGAN['output_dim']}x{RANDOM_BIGGAN['output_dim']}, channel_width "
                      f"{RANDOM_BIGGAN['channel_width']})")
     if args.clip is not None:
-        perceptor, encode_text, resolution = load_perceptor(args.clip)
+        perceptor = load_perceptor(args.clip)
     else:
-        perceptor, encode_text, resolution = random_perceptor(seed=args.seed)
+        perceptor = random_perceptor(seed=args.seed)
         notes.append("CLIP: no --clip given, using a small random-weight CLIP")
     if notes:
         print("megforge bigsleep: " + "; ".join(notes) + ". The images will NOT depict the prompt: "
@@ -67,9 +65,9 @@ def run(args: argparse.Namespace) -> int:
     random_models = args.biggan is None or args.clip is None
     cutouts = args.num_cutouts or (RANDOM_CUTOUTS if random_models else 128)
     config = BigSleepConfig(num_cutouts=cutouts, lr=args.lr, ema_decay=args.ema_decay,
-                            max_classes=args.max_classes, input_resolution=resolution)
+                            max_classes=args.max_classes, input_resolution=perceptor.input_resolution)
     model = BigSleep(gan, perceptor, config, seed=args.seed)
-    paths = imagine(model, args.prompt, encode_text, args.steps, args.out, text_min=args.text_min,
+    paths = imagine(model, args.prompt, perceptor.encode_text, args.steps, args.out, text_min=args.text_min,
                     save_every=args.save_every, progress=not args.no_progress)
     print(f"megforge bigsleep: {args.steps} steps, {len(paths)} snapshot(s) in {args.out}; latest: "
           f"{paths[-1].with_name(paths[-1].name.split('.step')[0] + '.png')}")

@@ -12,12 +12,65 @@ import sys
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
+import megengine as mge
 import numpy as np
 
 from megforge.errors import InvalidArgumentError
 from megforge.models.bigsleep import BigSleep
 
 TextEncoder = Callable[[str], np.ndarray]  # phrase -> CLIP text embedding (1, D)
+
+# Geometry of the random CLIP used without checkpoints: ViT-B/32's input (224, patch 32), narrow.
+RANDOM_CLIP = dict(embed_dim=64, image_resolution=224, vision_layers=2, vision_width=64, vision_patch_size=32,
+                   context_length=77, vocab_size=49408, transformer_width=64, transformer_heads=1,
+                   transformer_layers=2)
+
+
+class ClipPerceptor:
+    """megforge CLIP as BigSleep's perceptor: differentiable ``encode_image`` + phrase encoder."""
+
+    def __init__(self, model) -> None:
+        self.model = model
+        self.input_resolution = int(model.image_resolution)
+
+    def encode_image(self, image: mge.Tensor) -> mge.Tensor:
+        """image: float32 (N, 3, R, R) CLIP-normalised, kept in the autodiff graph -> (N, embed_dim)."""
+        r = self.input_resolution
+        if image.ndim != 4 or tuple(image.shape[1:]) != (3, r, r):
+            raise InvalidArgumentError(f"image must be (N, 3, {r}, {r}), got {tuple(image.shape)}")
+        return self.model.visual(image)  # CLIP.encode_image validates via numpy, which cuts the graph
+
+    def encode_text(self, phrase: str) -> np.ndarray:
+        """phrase -> float32 (1, embed_dim)."""
+        from megforge.models.clip import tokenize
+
+        return self.model.encode_text(tokenize([phrase], self.model.context_length)).numpy()
+
+
+def load_perceptor(path: str | Path) -> ClipPerceptor:
+    """A CLIP checkpoint (OpenAI TorchScript file, state dict or safetensors), read torch-free."""
+    from megforge.models import clip
+
+    return ClipPerceptor(clip.load(path))
+
+
+def random_perceptor(seed: int = 0) -> ClipPerceptor:
+    """Seeded random-weight CLIP (RANDOM_CLIP geometry): runs the pipeline, understands nothing."""
+    from megforge.models import clip
+
+    rng = np.random.default_rng(seed)
+    state = {}
+    for key, shape in clip.expected_shapes(clip.CLIP(**RANDOM_CLIP)).items():
+        if key.endswith(("ln_1.weight", "ln_2.weight", "ln_pre.weight", "ln_post.weight", "ln_final.weight")):
+            state[key] = np.ones(shape, np.float32)
+        elif key == "logit_scale":
+            state[key] = np.full(shape, np.log(1 / 0.07), np.float32)
+        elif key.endswith("bias"):
+            state[key] = np.zeros(shape, np.float32)
+        else:
+            fan_in = shape[-1] if len(shape) > 1 else 1
+            state[key] = (rng.standard_normal(shape) / np.sqrt(max(fan_in, 1))).astype(np.float32)
+    return ClipPerceptor(clip.from_state_dict(state, RANDOM_CLIP))
 
 
 def text_path(text: str, text_min: str = "") -> str:
