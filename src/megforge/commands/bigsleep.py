@@ -1,4 +1,4 @@
-"""``megforge bigsleep PROMPT --steps N --out DIR``: BigSleep (BigGAN + CLIP) on CPU in MegEngine.
+"""BigSleep (BigGAN + CLIP) on CPU in MegEngine: ``megforge bigsleep PROMPT --steps N --out DIR``.
 
 With ``--biggan DIR`` (pytorch_model.bin + config.json of pytorch-pretrained-biggan) and
 ``--clip FILE`` (an OpenAI CLIP checkpoint) it runs the real models. Without them it uses
@@ -20,7 +20,8 @@ RANDOM_CUTOUTS = 16
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("bigsleep", help="BigSleep: optimise BigGAN latents towards a text prompt (CPU)",
-                              description=__doc__.splitlines()[0])
+                              description="BigSleep on CPU: optimise BigGAN's latents until CLIP sees the "
+                                          "prompt in the image; PNG snapshots go to --out.")
     p.add_argument("prompt", help='text to imagine; "a|b" targets several phrases')
     p.add_argument("--steps", type=int, default=100, help="optimisation steps (default 100)")
     p.add_argument("--out", type=Path, required=True, help="directory for the PNG snapshots")
@@ -63,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         print("megforge bigsleep: " + "; ".join(notes) + ". The images will NOT depict the prompt: "
               "random weights only exercise the pipeline.", flush=True)
     random_models = args.biggan is None or args.clip is None
-    cutouts = args.num_cutouts or (RANDOM_CUTOUTS if random_models else 128)
+    cutouts = args.num_cutouts if args.num_cutouts is not None else (RANDOM_CUTOUTS if random_models else 128)
     config = BigSleepConfig(num_cutouts=cutouts, lr=args.lr, ema_decay=args.ema_decay,
                             max_classes=args.max_classes, input_resolution=perceptor.input_resolution)
     model = BigSleep(gan, perceptor, config, seed=args.seed)

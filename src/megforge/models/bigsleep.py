@@ -58,6 +58,15 @@ class BigSleepConfig:
     class_temperature: float = 2.0
     input_resolution: int = 224
 
+    def __post_init__(self) -> None:
+        checks = {"num_cutouts": self.num_cutouts >= 1, "lr": self.lr > 0, "ema_decay": 0 <= self.ema_decay < 1,
+                  "input_resolution": self.input_resolution >= 1, "class_temperature": self.class_temperature > 0,
+                  "center_focus": self.center_focus > 0}
+        bad = [f"{name}={getattr(self, name)!r}" for name, ok in checks.items() if not ok]
+        if bad:
+            raise InvalidArgumentError(f"invalid BigSleep setting(s): {', '.join(bad)} (need num_cutouts >= 1, "
+                                       "lr > 0, 0 <= ema_decay < 1, input_resolution >= 1, positive temperature)")
+
 
 def cutout_boxes(rng: np.random.Generator, width: int, count: int, center_bias: bool = False,
                  center_focus: float = 2.0) -> np.ndarray:
