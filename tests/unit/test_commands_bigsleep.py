@@ -25,7 +25,7 @@ def test_random_models_run_and_are_announced(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--steps", "0"], "--steps must be >= 1"),
+    (["--steps", "0"], "--steps and --save-every must be >= 1"),
     (["--biggan", "/nonexistent/biggan"], "no pytorch_model.bin"),
     (["--ema-decay", "1.0"], "ema_decay=1.0"),
     (["--num-cutouts", "0"], "num_cutouts=0"),

@@ -40,13 +40,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     from megforge.errors import InvalidArgumentError
     from megforge.models import biggan
     from megforge.models.bigsleep import BigSleep, BigSleepConfig
-    from megforge.models.imagine import imagine, load_perceptor, random_perceptor
+    from megforge.models.imagine import imagine, load_perceptor, random_perceptor, text_path
 
-    if args.steps < 1:
-        raise InvalidArgumentError(f"--steps must be >= 1, got {args.steps}")
+    if args.steps < 1 or args.save_every < 1:
+        raise InvalidArgumentError(f"--steps and --save-every must be >= 1, got {args.steps}, {args.save_every}")
+    random_models = args.biggan is None or args.clip is None
+    cutouts = args.num_cutouts if args.num_cutouts is not None else (RANDOM_CUTOUTS if random_models else 128)
+    config = BigSleepConfig(num_cutouts=cutouts, lr=args.lr, ema_decay=args.ema_decay,
+                            max_classes=args.max_classes)  # validates before any model is built
     notes = []
     if args.biggan is not None:
         gan = biggan.load_pretrained(args.biggan)
@@ -63,13 +69,9 @@ def run(args: argparse.Namespace) -> int:
     if notes:
         print("megforge bigsleep: " + "; ".join(notes) + ". The images will NOT depict the prompt: "
               "random weights only exercise the pipeline.", flush=True)
-    random_models = args.biggan is None or args.clip is None
-    cutouts = args.num_cutouts if args.num_cutouts is not None else (RANDOM_CUTOUTS if random_models else 128)
-    config = BigSleepConfig(num_cutouts=cutouts, lr=args.lr, ema_decay=args.ema_decay,
-                            max_classes=args.max_classes, input_resolution=perceptor.input_resolution)
-    model = BigSleep(gan, perceptor, config, seed=args.seed)
+    model = BigSleep(gan, perceptor, replace(config, input_resolution=perceptor.input_resolution), seed=args.seed)
     paths = imagine(model, args.prompt, perceptor.encode_text, args.steps, args.out, text_min=args.text_min,
                     save_every=args.save_every, progress=not args.no_progress)
     print(f"megforge bigsleep: {args.steps} steps, {len(paths)} snapshot(s) in {args.out}; latest: "
-          f"{paths[-1].with_name(paths[-1].name.split('.step')[0] + '.png')}")
+          f"{args.out / (text_path(args.prompt, args.text_min) + '.png')}")
     return 0
