@@ -12,7 +12,8 @@ so statistics, gamma and the class embedding are randomised and ~20 train-mode f
 settle the spectral-norm power iteration before switching to eval.
 
 Cases:
-  official128  the released 128x128 block layout at channel_width 16, 1000 classes
+  official128  the released 128x128 block layout at channel_width 16, 1000 classes; saved in
+               torch's legacy (non-zip) format like the released files
   custom       a non-released layout (needs config.json), n_stats 11, eps 1e-3
   custom_plain the custom model after remove_spectral_norm: plain ``weight`` keys
 """
@@ -62,7 +63,7 @@ def make_model(config: dict, seed: int) -> BigGAN:
     torch.manual_seed(seed)
     model = BigGAN(BigGANConfig.from_dict(config))
     randomise(model, seed + 1)
-    n = 2
+    n = 1  # the power iteration does not depend on the batch
     z = torch.randn(n, config["z_dim"])
     label = torch.zeros(n, config["num_classes"])
     label[torch.arange(n), torch.randint(config["num_classes"], (n,))] = 1.0
@@ -86,7 +87,9 @@ def inputs(config: dict, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def save_case(out: Path, model: BigGAN, config: dict, z: np.ndarray, label: np.ndarray) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    torch.save(model.state_dict(), out / "pytorch_model.bin")
+    # the released files (2019, torch 1.0) use torch's legacy, non-zip serialisation
+    legacy = out.name == "official128"
+    torch.save(model.state_dict(), out / "pytorch_model.bin", _use_new_zipfile_serialization=not legacy)
     (out / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     arrays = {"z": z, "class_label": label, "truncations": np.array(TRUNCATIONS)}
     with torch.no_grad():
@@ -99,7 +102,7 @@ def save_case(out: Path, model: BigGAN, config: dict, z: np.ndarray, label: np.n
     np.savez(out / "io.npz", **arrays)
 
 
-def main(out_dir: Path) -> None:
+def _make(out_dir: Path) -> None:
     for seed, (name, config) in enumerate(CASES.items()):
         model = make_model(config, 1000 + seed)
         z, label = inputs(config, 2000 + seed)
@@ -109,3 +112,13 @@ def main(out_dir: Path) -> None:
                 if hasattr(module, "weight_orig"):
                     torch.nn.utils.remove_spectral_norm(module)
             save_case(out_dir / "custom_plain", model, config, z, label)
+
+
+def main(out_dir: Path) -> None:
+    """Small models: one torch thread is faster than two contending ones on a shared 2-core box."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        _make(out_dir)
+    finally:
+        torch.set_num_threads(threads)
