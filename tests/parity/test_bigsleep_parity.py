@@ -8,7 +8,9 @@ clip-anytorch fp32 CLIP state dict; read here torch-free), the same latents and 
   step's target);
 * lat_loss, cls_loss, sim_loss and their sum;
 * d loss / d normu and d loss / d cls (max |difference| over max |reference|);
-* the latents after one Adam step (lr 0.07), relative to lr.
+* the latents after one Adam step (lr 0.07), relative to lr, within 1e-2: Adam's first step
+  moves each element by lr * g / (|g| + 1e-8), which magnifies float rounding of gradient
+  elements near zero (measured ~6e-4); a wrong lr, beta or bias correction is off by O(1).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import pytest
 pytestmark = [pytest.mark.needs_megengine, pytest.mark.needs_fixtures]
 
 RTOL = 1e-3
+RTOL_UPDATE = 1e-2
 
 
 @pytest.fixture(scope="module")
@@ -70,5 +73,5 @@ def test_one_step_losses_gradients_and_update(setup):
         moved = getattr(model.latents, name).numpy()
         report[f"{name}_after"] = float(np.abs(moved - ref[f"{name}_after"]).max() / float(ref["lr"]))
     print(json.dumps(report, indent=1))
-    bad = {k: v for k, v in report.items() if not v <= RTOL}
-    assert not bad, f"relative errors above {RTOL}: {bad}"
+    bad = {k: v for k, v in report.items() if not v <= (RTOL_UPDATE if k.endswith("_after") else RTOL)}
+    assert not bad, f"relative errors above {RTOL} ({RTOL_UPDATE} for *_after): {bad}"
