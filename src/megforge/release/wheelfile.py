@@ -14,11 +14,12 @@ import io
 import os
 import re
 import stat
+import struct
 import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List, Tuple, Union
 
 from megforge.errors import VerifyError
 
@@ -26,6 +27,26 @@ WHEEL_RE = re.compile(
     r"^(?P<name>[^-]+)-(?P<version>[^-]+)(?:-(?P<build>\d[^-]*))?-(?P<py>[^-]+)-(?P<abi>[^-]+)-(?P<plat>[^-]+)\.whl$"
 )
 ZIP_EPOCH_MIN = 315532800  # 1980-01-01, the earliest time a zip entry can hold
+
+
+@dataclass(frozen=True)
+class RawEntry:
+    """A member copied with its compressed bytes as they are in another zip (no recompression).
+
+    ``record_hash`` / ``size`` describe the uncompressed content for RECORD.
+    """
+
+    source: Path
+    info: zipfile.ZipInfo
+    record_hash: str
+    mode: int
+
+    @property
+    def size(self) -> int:
+        return self.info.file_size
+
+
+Member = Union[Tuple[bytes, int], RawEntry]
 
 
 @dataclass(frozen=True)
@@ -132,27 +153,64 @@ def _sort_key(dist_info: str):
     return key
 
 
-def write_wheel(path: Path, members: Dict[str, Tuple[bytes, int]], dist_info: str, epoch: int) -> None:
+def write_wheel(path: Path, members: Dict[str, Member], dist_info: str, epoch: int,
+                compresslevel: int = 9) -> None:
     """Write a reproducible wheel at ``path`` from ``members``, regenerating RECORD."""
     record_name = f"{dist_info}/RECORD"
     files = {n: v for n, v in members.items() if n != record_name}
     rows = io.StringIO()
     writer = csv.writer(rows, lineterminator="\n")
     for name in sorted(files, key=_sort_key(dist_info)):
-        writer.writerow([name, record_hash(files[name][0]), len(files[name][0])])
+        m = files[name]
+        if isinstance(m, RawEntry):
+            writer.writerow([name, m.record_hash, m.size])
+        else:
+            writer.writerow([name, record_hash(m[0]), len(m[0])])
     writer.writerow([record_name, "", ""])
     files[record_name] = (rows.getvalue().encode("utf-8"), 0o644)
     stamp = time.gmtime(max(epoch, ZIP_EPOCH_MIN))[:6]
     tmp = path.with_suffix(".tmp")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=compresslevel) as zf:
         for name in sorted(files, key=_sort_key(dist_info)):
-            data, mode = files[name]
+            m = files[name]
+            mode = m.mode if isinstance(m, RawEntry) else m[1]
             info = zipfile.ZipInfo(name, date_time=stamp)
-            info.compress_type = zipfile.ZIP_DEFLATED
             info.create_system = 3  # unix, so the mode below is honoured
             info.external_attr = (stat.S_IFREG | (0o755 if mode & 0o111 else 0o644)) << 16
-            zf.writestr(info, data, compresslevel=9)
+            if isinstance(m, RawEntry):
+                _write_raw(zf, info, m)
+            else:
+                info.compress_type = zipfile.ZIP_DEFLATED
+                zf.writestr(info, m[0], compresslevel=compresslevel)
     os.replace(tmp, path)
+
+
+def _write_raw(zf: zipfile.ZipFile, info: zipfile.ZipInfo, entry: RawEntry) -> None:
+    """Append ``entry``'s compressed bytes under ``info`` (same pattern ZipFile.mkdir uses)."""
+    src = entry.info
+    info.compress_type = src.compress_type
+    info.CRC, info.compress_size, info.file_size = src.CRC, src.compress_size, src.file_size
+    zip64 = info.file_size > zipfile.ZIP64_LIMIT or info.compress_size > zipfile.ZIP64_LIMIT
+    with open(entry.source, "rb") as f:
+        f.seek(src.header_offset)
+        local = f.read(30)
+        if local[:4] != b"PK\x03\x04":
+            raise VerifyError(f"{entry.source.name}: bad local header for {src.filename}")
+        name_len, extra_len = struct.unpack("<2H", local[26:30])
+        f.seek(src.header_offset + 30 + name_len + extra_len)
+        info.header_offset = zf.fp.tell()
+        zf.fp.write(info.FileHeader(zip64))
+        remaining = src.compress_size
+        while remaining:
+            chunk = f.read(min(remaining, 1 << 24))
+            if not chunk:
+                raise VerifyError(f"{entry.source.name}: truncated data for {src.filename}")
+            zf.fp.write(chunk)
+            remaining -= len(chunk)
+    zf.start_dir = zf.fp.tell()
+    zf.filelist.append(info)
+    zf.NameToInfo[info.filename] = info
+    zf._didModify = True
 
 
 def normalize(path: Path, epoch: int) -> None:
