@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "megforge.commands.megengine_wheel": "the patched MegEngine redistribution",
     "megforge.commands.vqgan": "VQGAN: reconstruct an image through the codebook",
     "megforge.commands.dalle": "DALL-E: generate images from text",
+    "megforge.commands.bigsleep": "BigSleep: BigGAN latents optimised towards a text prompt by CLIP (CPU)",
 }
 
 

@@ -35,4 +35,5 @@ CHECKS: Dict[str, Check] = {
                                       "conv_transpose2d output_padding fix"),
     "megengine-bool-mask": Check("megengine_checks:bool_mask_assignment", ("megengine",),
                                  "t[mask] = scalar fix"),
+    "train": Check("train:check", ("megengine",), "train a MegEngine conv autoencoder; loss drops, save/load exact"),
 }
