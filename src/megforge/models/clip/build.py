@@ -16,6 +16,7 @@ import megengine as mge
 
 from megforge.convert import check_state_dict, load_checkpoint
 from megforge.errors import CheckpointError, InvalidArgumentError, InvalidTypeError
+from megforge.models._runtime import default_device
 from megforge.models.clip.model import CLIP
 
 CONFIG_FIELDS = ("embed_dim", "image_resolution", "vision_layers", "vision_width", "vision_patch_size",
@@ -95,13 +96,15 @@ def from_state_dict(state_dict: Mapping[str, np.ndarray], config: Mapping[str, A
     """Build an eval-mode :class:`CLIP` from openai/CLIP state-dict keys mapped to numpy arrays.
 
     Raises CheckpointError naming missing / unexpected / wrong-shape keys. ``device`` is a
-    MegEngine device name (default: MegEngine's default device).
+    MegEngine device name; default: :func:`megforge.models._runtime.default_device` (all CPU
+    cores through a ``multithread`` device, or the GPU).
     """
     if not isinstance(state_dict, Mapping):
         raise InvalidTypeError(f"state_dict must map names to numpy arrays, got {type(state_dict).__name__}")
     config = _merge(config_from_state_dict(state_dict), config)
     _check_config(config)
     model = CLIP(**config)
+    device = default_device() if device is None else device
     for key in METADATA_KEYS:  # restated config in TorchScript files: must agree
         if key in state_dict:
             want = config["image_resolution"] if key == "input_resolution" else config[key]

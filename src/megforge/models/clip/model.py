@@ -105,12 +105,13 @@ class ResidualAttentionBlock(M.Module):
         self.ln_2 = LayerNorm(d_model)
 
     def forward(self, x: mge.Tensor, mask: mge.Tensor | None = None) -> mge.Tensor:
-        x = x + self.attn(self.ln_1(x), mask)
-        return x + self.mlp(self.ln_2(x))
+        """x: channel-first ``(N, d_model, L, 1)``."""
+        x = x + self.attn(self.ln_1.channels_first(x), mask)
+        return x + self.mlp(self.ln_2.channels_first(x))
 
 
 class Transformer(M.Module):
-    """``layers`` residual attention blocks over batch-first ``(N, L, width)`` tokens."""
+    """``layers`` residual attention blocks over channel-first ``(N, width, L, 1)`` tokens."""
 
     def __init__(self, width: int, layers: int, heads: int) -> None:
         super().__init__()
@@ -139,11 +140,12 @@ class VisionTransformer(M.Module):
     def forward(self, x: mge.Tensor) -> mge.Tensor:
         x = self.conv1(x)  # (N, width, grid, grid)
         n, width = x.shape[:2]
-        x = x.reshape(n, width, -1).transpose(0, 2, 1)  # (N, grid**2, width)
-        cls = F.broadcast_to(self.class_embedding.reshape(1, 1, width), (n, 1, width))
-        x = F.concat([cls, x], axis=1) + self.positional_embedding  # (N, grid**2 + 1, width)
-        x = self.transformer(self.ln_pre(x))
-        return F.matmul(self.ln_post(x[:, 0]), self.proj)  # (N, output_dim)
+        x = x.reshape(n, width, -1, 1)  # channel-first tokens (N, width, grid**2, 1)
+        cls = F.broadcast_to(self.class_embedding.reshape(1, width, 1, 1), (n, width, 1, 1))
+        x = F.concat([cls, x], axis=2)  # (N, width, grid**2 + 1, 1)
+        x = x + self.positional_embedding.transpose(1, 0).reshape(1, width, -1, 1)
+        x = self.transformer(self.ln_pre.channels_first(x))
+        return F.matmul(self.ln_post(x[:, :, 0, 0]), self.proj)  # class token -> (N, output_dim)
 
 
 class CLIP(M.Module):
@@ -187,10 +189,13 @@ class CLIP(M.Module):
         n, n_ctx = text.shape
         x = self.token_embedding(text) + self.positional_embedding[:n_ctx]  # (N, n_ctx, width)
         mask = mge.Tensor(self._causal_mask[:n_ctx, :n_ctx], device=x.device)
-        x = self.ln_final(self.transformer(x, mask))
-        # features at the end-of-text token, the highest id of each sequence
+        x = self.transformer(x.transpose(0, 2, 1).reshape(n, -1, n_ctx, 1), mask)  # (N, width, n_ctx, 1)
+        x = x.reshape(n, -1, n_ctx).transpose(0, 2, 1)  # (N, n_ctx, width)
+        # features at the end-of-text token, the highest id of each sequence (ln_final is per token)
         eot = F.argmax(text, axis=-1)
-        return F.matmul(x[F.arange(n, dtype="int32", device=x.device), eot], self.text_projection)
+        rows = mge.Tensor(np.arange(n, dtype=np.int32), dtype="int32", device=x.device)
+        x = self.ln_final(x[rows, eot])  # (N, width)
+        return F.matmul(x, self.text_projection)
 
     def forward(self, image: mge.Tensor | np.ndarray,
                 text: mge.Tensor | np.ndarray) -> tuple[mge.Tensor, mge.Tensor]:

@@ -35,12 +35,14 @@ WORD_PATTERN = (r"<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d"
 @lru_cache(maxsize=1)
 def byte_alphabet() -> dict[int, str]:
     """UTF-8 byte -> printable character: printable Latin-1 bytes map to themselves, the
-    other 68 bytes (controls, space, soft hyphen ...) to U+0100.. in byte order."""
+    other 68 bytes (controls, space, soft hyphen ...) to U+0100.. in byte order.
+
+    The dict order (printable bytes first, then the others) is the vocabulary order."""
     printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
     table = {b: chr(b) for b in printable}
     others = [b for b in range(256) if b not in table]
     table.update({b: chr(256 + i) for i, b in enumerate(others)})
-    return dict(sorted(table.items()))
+    return table
 
 
 class SimpleTokenizer:
