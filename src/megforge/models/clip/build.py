@@ -116,7 +116,7 @@ def from_state_dict(state_dict: Mapping[str, np.ndarray], config: Mapping[str, A
         array = weights[name]
         if not np.issubdtype(array.dtype, np.floating):
             raise InvalidTypeError(f"state dict entry {name} has dtype {array.dtype}, expected floating point")
-        tensor._reset(mge.Tensor(np.ascontiguousarray(array, dtype=np.float32), device=device))
+        tensor._reset(mge.Tensor(np.array(array, dtype=np.float32, order="C"), device=device))  # keeps 0-d
     model.device = device
     model.eval()
     return model
@@ -124,7 +124,7 @@ def from_state_dict(state_dict: Mapping[str, np.ndarray], config: Mapping[str, A
 
 def state_dict_of(model: CLIP) -> dict[str, np.ndarray]:
     """The model's weights under openai/CLIP's keys (float32), e.g. for ``save_safetensors``."""
-    return {name: tensor.numpy() for name, tensor in model.named_tensors()}
+    return {name: tensor.numpy().reshape(tuple(tensor.shape)) for name, tensor in model.named_tensors()}
 
 
 def load(path: str | Path, config: Mapping[str, Any] | None = None, *, device: str | None = None) -> CLIP:
