@@ -66,7 +66,8 @@ def test_malicious_global_inside_a_state_dict_zip_and_legacy(tmp_path: Path) -> 
 def test_placeholders_are_inert(tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     # A TorchScript-style archive may name any __torch__ class: it becomes a recording stand-in.
-    obj = NewObj(Global("__torch__.os", "system"), {"x": Reduce(Global("__torch__.os", "system"), (f"touch {marker}",))})
+    call = Reduce(Global("__torch__.os", "system"), (f"touch {marker}",))
+    obj = NewObj(Global("__torch__.os", "system"), {"x": call})
     path = write_zip(tmp_path / "ts.pt", obj, Storages(), extra={"constants.pkl": dumps(())})
     tree = read_torch(path)
     assert tree.pickled_class == "__torch__.os.system"

@@ -94,7 +94,8 @@ def check_state_dict(state_dict: Mapping[str, Any], expected: Mapping[str, Seque
     keys, InvalidTypeError for values that are not numpy arrays.
     """
     if not isinstance(state_dict, Mapping):
-        raise InvalidTypeError(f"state_dict must be a mapping of names to numpy arrays, got {type(state_dict).__name__}")
+        raise InvalidTypeError(f"state_dict must be a mapping of names to numpy arrays, "
+                               f"got {type(state_dict).__name__}")
     patterns = IGNORED_BUFFERS + tuple(ignore)
     for name, value in state_dict.items():
         if not isinstance(name, str):

@@ -22,7 +22,8 @@ from megforge.models._runtime import prefer_avx2_mkl
 prefer_avx2_mkl()  # before the first MegEngine operator runs; see megforge.models._runtime
 
 
-def _param(*shape: int) -> mge.Parameter:
+def zeros_parameter(*shape: int) -> mge.Parameter:
+    """A float32 parameter of ``shape``, zero until ``from_state_dict`` loads the weights."""
     return mge.Parameter(np.zeros(shape, np.float32))
 
 
@@ -31,8 +32,8 @@ class Linear(M.Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:
         super().__init__()
-        self.weight = _param(out_features, in_features)
-        self.bias = _param(out_features) if bias else None
+        self.weight = zeros_parameter(out_features, in_features)
+        self.bias = zeros_parameter(out_features) if bias else None
 
     def forward(self, x: mge.Tensor) -> mge.Tensor:
         """x: ``(..., in)`` -> ``(..., out)``."""
@@ -50,7 +51,7 @@ class Embedding(M.Module):
 
     def __init__(self, vocab_size: int, width: int) -> None:
         super().__init__()
-        self.weight = _param(vocab_size, width)
+        self.weight = zeros_parameter(vocab_size, width)
 
     def forward(self, ids: mge.Tensor) -> mge.Tensor:
         """ids: int32 of any shape -> ``(*ids.shape, width)``."""
@@ -63,7 +64,7 @@ class Conv2d(M.Module):
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
                  padding: int = 0) -> None:
         super().__init__()
-        self.weight = _param(out_channels, in_channels, kernel_size, kernel_size)
+        self.weight = zeros_parameter(out_channels, in_channels, kernel_size, kernel_size)
         self.stride, self.padding = stride, padding
 
     def forward(self, x: mge.Tensor) -> mge.Tensor:
@@ -75,7 +76,7 @@ class BatchNorm2d(M.Module):
 
     def __init__(self, channels: int, eps: float = 1e-5) -> None:
         super().__init__()
-        self.weight, self.bias = _param(channels), _param(channels)
+        self.weight, self.bias = zeros_parameter(channels), zeros_parameter(channels)
         self.running_mean, self.running_var = mge.Tensor(np.zeros(channels, np.float32)), \
             mge.Tensor(np.ones(channels, np.float32))
         self.eps = eps
@@ -91,7 +92,7 @@ class LayerNorm(M.Module):
 
     def __init__(self, width: int, eps: float = 1e-5) -> None:
         super().__init__()
-        self.weight, self.bias = _param(width), _param(width)
+        self.weight, self.bias = zeros_parameter(width), zeros_parameter(width)
         self.width, self.eps = width, eps
 
     def forward(self, x: mge.Tensor) -> mge.Tensor:
@@ -135,8 +136,8 @@ class MultiheadAttention(M.Module):
 
     def __init__(self, width: int, heads: int) -> None:
         super().__init__()
-        self.in_proj_weight = _param(3 * width, width)
-        self.in_proj_bias = _param(3 * width)
+        self.in_proj_weight = zeros_parameter(3 * width, width)
+        self.in_proj_bias = zeros_parameter(3 * width)
         self.out_proj = Linear(width, width)
         self.width, self.heads = width, heads
 

@@ -2,9 +2,11 @@
 
 Module and parameter names follow the reference checkpoint keys (``visual.layer1.0.conv1.weight``,
 ``transformer.resblocks.3.attn.in_proj_weight`` ...), so ``named_tensors()`` of a model
-equals the reference ``state_dict`` keys minus the causal ``attn_mask``, which is derived
-from ``context_length``. Images are float32 NCHW, CLIP-normalised; text is int token ids
-``(N, context_length)`` from :func:`megforge.models.clip.tokenize`.
+equals the reference ``state_dict`` keys except BatchNorm's ``num_batches_tracked`` (no
+information for inference). The causal text mask is derived from ``context_length``.
+Images are float32 NCHW, CLIP-normalised; text is int token ids ``(N, n_ctx)`` from
+:func:`megforge.models.clip.tokenize`. Transformer activations are channel-first (see
+:mod:`megforge.models.clip.layers`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import megengine.module as M
 
 from megforge.models.clip.inputs import image_tensor, text_tensor
 from megforge.models.clip.layers import (
-    MLP, BatchNorm2d, Conv2d, Embedding, LayerNorm, Linear, MultiheadAttention, _param, attention,
+    MLP, BatchNorm2d, Conv2d, Embedding, LayerNorm, Linear, MultiheadAttention, zeros_parameter, attention,
 )
 
 
@@ -54,7 +56,7 @@ class AttentionPool2d(M.Module):
 
     def __init__(self, spacial_dim: int, embed_dim: int, num_heads: int, output_dim: int) -> None:
         super().__init__()
-        self.positional_embedding = _param(spacial_dim ** 2 + 1, embed_dim)
+        self.positional_embedding = zeros_parameter(spacial_dim ** 2 + 1, embed_dim)
         self.k_proj, self.q_proj = Linear(embed_dim, embed_dim), Linear(embed_dim, embed_dim)
         self.v_proj, self.c_proj = Linear(embed_dim, embed_dim), Linear(embed_dim, output_dim)
         self.num_heads = num_heads
@@ -130,12 +132,12 @@ class VisionTransformer(M.Module):
         super().__init__()
         self.input_resolution, self.output_dim = input_resolution, output_dim
         self.conv1 = Conv2d(3, width, patch_size, stride=patch_size)
-        self.class_embedding = _param(width)
-        self.positional_embedding = _param((input_resolution // patch_size) ** 2 + 1, width)
+        self.class_embedding = zeros_parameter(width)
+        self.positional_embedding = zeros_parameter((input_resolution // patch_size) ** 2 + 1, width)
         self.ln_pre = LayerNorm(width)
         self.transformer = Transformer(width, layers, heads)
         self.ln_post = LayerNorm(width)
-        self.proj = _param(width, output_dim)
+        self.proj = zeros_parameter(width, output_dim)
 
     def forward(self, x: mge.Tensor) -> mge.Tensor:
         x = self.conv1(x)  # (N, width, grid, grid)
@@ -167,10 +169,10 @@ class CLIP(M.Module):
                                             vision_layers, vision_width // 64, embed_dim)
         self.transformer = Transformer(transformer_width, transformer_layers, transformer_heads)
         self.token_embedding = Embedding(vocab_size, transformer_width)
-        self.positional_embedding = _param(context_length, transformer_width)
+        self.positional_embedding = zeros_parameter(context_length, transformer_width)
         self.ln_final = LayerNorm(transformer_width)
-        self.text_projection = _param(transformer_width, embed_dim)
-        self.logit_scale = _param()
+        self.text_projection = zeros_parameter(transformer_width, embed_dim)
+        self.logit_scale = zeros_parameter()
         # additive causal mask: -inf above the diagonal (kept in numpy: it is no checkpoint entry)
         self._causal_mask = np.triu(np.full((context_length, context_length), -np.inf, np.float32), 1)
         self.device: str | None = None  # where inputs go; set by from_state_dict
