@@ -41,7 +41,10 @@ def flatten_state_dict(obj: Any, *, key: str | None = None,
             raise CheckpointError(f"checkpoint has no entry {key!r} (top level: {have})")
         obj = obj[key]
     if isinstance(obj, PickledObject):
-        return dict(_module_tensors(obj, "", flatteners or {}, frozenset()))
+        try:
+            return dict(_module_tensors(obj, "", flatteners or {}, frozenset()))
+        except RecursionError as exc:
+            raise CheckpointError("pickled modules nest too deeply") from exc
     if isinstance(obj, Mapping):
         others = [str(k) for k, v in obj.items() if not isinstance(v, np.ndarray)]
         if others:
