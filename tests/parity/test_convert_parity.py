@@ -15,7 +15,7 @@ pytestmark = pytest.mark.needs_fixtures
 OPTIONS = {
     "zip.pt": {}, "legacy.pt": {}, "script.pt": {}, "traced.pt": {}, "hf.safetensors": {},
     "module.pt": {"placeholders": ("torch.nn", "refpkg")},
-    "lightning.ckpt": {"key": "state_dict"},
+    "lightning.ckpt": {"key": "state_dict"}, "pl.ckpt": {"key": "state_dict"},
 }
 
 
