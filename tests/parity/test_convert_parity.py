@@ -15,6 +15,7 @@ pytestmark = pytest.mark.needs_fixtures
 OPTIONS = {
     "zip.pt": {}, "legacy.pt": {}, "script.pt": {}, "traced.pt": {}, "hf.safetensors": {},
     "module.pt": {"placeholders": ("torch.nn", "refpkg")},
+    "dalle_encoder.pkl": {"placeholders": ("torch.nn", "dall_e")},
     "lightning.ckpt": {"key": "state_dict"}, "pl.ckpt": {"key": "state_dict"},
 }
 

@@ -8,7 +8,8 @@ float32, float16, bfloat16, int64, bool, a transposed view and tensors sharing a
 (written by the ``safetensors`` package) and ``expected.npz`` holding
 ``<file>|<key>`` -> array for every file (bfloat16 as float32) plus ``<file>|__keys__``
 (the key order of ``state_dict()``). ``pl.ckpt`` is a real checkpoint written by
-pytorch-lightning's ``Trainer.save_checkpoint`` after one training step.
+pytorch-lightning's ``Trainer.save_checkpoint`` after one training step; ``dalle_encoder.pkl``
+a whole pickled ``dall_e.encoder.Encoder`` (small), the form of OpenAI's released dVAE files.
 """
 
 from __future__ import annotations
@@ -128,6 +129,11 @@ def main(out_dir: Path) -> None:
     expected.update(_expected("lightning.ckpt", net.state_dict()))
 
     expected.update(_expected("pl.ckpt", _real_lightning_checkpoint(out_dir / "pl.ckpt")))
+
+    from dall_e.encoder import Encoder
+    encoder = Encoder(n_hid=16, n_blk_per_group=1, vocab_size=64)
+    torch.save(encoder, out_dir / "dalle_encoder.pkl")
+    expected.update(_expected("dalle_encoder.pkl", encoder.state_dict()))
 
     from safetensors.torch import save_file
     flat = {k: v.contiguous() for k, v in sd.items() if k not in ("transposed", "rows", "cols", "base", "scalar")}
