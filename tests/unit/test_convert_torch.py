@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from torch_writer import Global, NewObj, Pid, Reduce, Storages, Tensor, dumps, tensor, write_legacy, write_zip
 
-from megforge.convert import detect_format, flatten_state_dict, load_checkpoint, read_torch
+from megforge.convert import detect_format, load_checkpoint, read_torch
 from megforge.errors import CheckpointError
 
 RNG = np.random.default_rng(0)
