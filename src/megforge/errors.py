@@ -19,6 +19,10 @@ class InvalidTypeError(MegforgeError, TypeError):
     """A value passed by the caller has the wrong type or dtype."""
 
 
+class UnsupportedError(MegforgeError, ValueError):
+    """The request is valid but this build or algorithm cannot serve it."""
+
+
 class CheckpointError(MegforgeError, ValueError):
     """A checkpoint file or state dict is malformed, truncated or unsafe."""
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import zipfile
 from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
 import pytest
-from torch_writer import Global, NewObj, Pid, Reduce, Storages, Tensor, dumps, tensor, write_legacy, write_zip
+from torch_writer import (Global, ModuleClass, NewObj, Pid, Reduce, Storages, Tensor, dumps, tensor, write_legacy,
+                          write_zip)
 
 from megforge.convert import detect_format, load_checkpoint, read_torch
 from megforge.errors import CheckpointError
@@ -134,6 +136,26 @@ def test_pickled_modules_flatten_like_state_dict(tmp_path: Path) -> None:
     assert tree.attributes["device"] == "cpu" and tree.attributes["in_features"] == 3
 
 
+def test_legacy_pickled_modules_name_their_classes_by_persistent_id(tmp_path: Path) -> None:
+    # legacy torch.save (OpenAI's dVAE files re-saved by older torch) names each module class
+    # once as ("module", cls, source_file, source); only placeholder classes are accepted there
+    storages = Storages()
+    w = RNG.standard_normal((4, 3)).astype(np.float32)
+    conv = _module("dall_e.utils.Conv2d", {"w": tensor(storages, "0", w)})
+    conv.cls = ModuleClass(conv.cls, "utils.py", "class Conv2d(nn.Module): ...")
+    root = _module("torch.nn.modules.container.Sequential", {}, modules={"input": conv})
+    root.cls = ModuleClass(root.cls)
+    path = write_legacy(tmp_path / "encoder.pkl", root, storages)
+    sd = load_checkpoint(path, placeholders=["dall_e", "torch.nn"])
+    assert list(sd) == ["input.w"]
+    np.testing.assert_array_equal(sd["input.w"], w)
+    with pytest.raises(CheckpointError, match="dall_e.utils.Conv2d"):
+        load_checkpoint(path, placeholders=["torch.nn"])
+    forged = NewObj(ModuleClass(Global("torch", "FloatStorage")), {})   # an allowed global, but no class
+    with pytest.raises(CheckpointError, match="not a placeholder"):
+        load_checkpoint(write_legacy(tmp_path / "forged.pkl", forged, Storages()))
+
+
 def test_extension_point_flatteners(tmp_path: Path) -> None:
     storages = Storages()
     w = np.ones((2, 2), np.float32)
@@ -179,3 +201,22 @@ def test_lightning_checkpoint_needs_key(tmp_path: Path) -> None:
         load_checkpoint(path, key="model")
     sd = load_checkpoint(path, key="state_dict")
     np.testing.assert_array_equal(sd["model.w"], w)
+
+
+@pytest.mark.parametrize("writer", [write_zip, write_legacy])
+def test_entries_keep_only_what_is_asked(tmp_path: Path, writer) -> None:
+    storages = Storages()
+    w = RNG.standard_normal((2, 3)).astype(np.float32)
+    ckpt = {"state_dict": {"w": tensor(storages, "0", w)}, "epoch": 3,
+            "optimizer_states": [{"exp_avg": tensor(storages, "1", w)}]}
+    path = writer(tmp_path / "model.ckpt", ckpt, storages)
+    assert read_torch(path, entries=("absent",)).keys() == ckpt.keys()   # nothing named: the whole file
+    if writer is write_zip:   # the optimizer's storage is never read: a missing one goes unnoticed
+        with zipfile.ZipFile(path) as src, zipfile.ZipFile(tmp_path / "cut.ckpt", "w") as dst:
+            for item in src.infolist():
+                if not item.filename.endswith("data/1"):
+                    dst.writestr(item, src.read(item))
+        path = tmp_path / "cut.ckpt"
+    kept = read_torch(path, entries=("state_dict",))
+    assert list(kept) == ["state_dict"]
+    np.testing.assert_array_equal(load_checkpoint(path, key="state_dict")["w"], w)

@@ -68,6 +68,15 @@ class Pid:
 
 
 @dataclass
+class ModuleClass:
+    """A module class as legacy ``torch.save`` names it: persistent id ``("module", cls, file, source)``."""
+
+    cls: Global
+    source_file: str = "module.py"
+    source: str = "class M: ..."
+
+
+@dataclass
 class Raw:
     """Opcodes inserted verbatim."""
 
@@ -155,6 +164,9 @@ def _dump(obj: Any, out: io.BytesIO) -> None:
         w(b"tR")
     elif isinstance(obj, Pid):
         _dump(("storage", Global("torch", obj.storage), obj.key, "cpu", obj.numel), out)
+        w(b"Q")
+    elif isinstance(obj, ModuleClass):
+        _dump(("module", obj.cls, obj.source_file, obj.source), out)
         w(b"Q")
     elif isinstance(obj, Raw):
         w(obj.data)

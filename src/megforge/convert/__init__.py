@@ -72,7 +72,8 @@ def load_checkpoint(path: str | Path, *, key: str | None = None, placeholders: I
     if kind == "safetensors":
         arrays = load_safetensors(path)
         return flatten_state_dict(arrays, key=None) if key is None else _no_key(path, key)
-    obj = read_torch(path, placeholders=placeholders, extra_globals=extra_globals)
+    obj = read_torch(path, placeholders=placeholders, extra_globals=extra_globals,
+                     entries=None if key is None else (key,))
     return flatten_state_dict(obj, key=key, flatteners=flatteners)
 
 

@@ -50,8 +50,13 @@ def is_legacy(head: bytes) -> bool:
 
 
 def read_torch(path: str | Path, *, placeholders: Iterable[str] = (),
-               extra_globals: Mapping[tuple[str, str], object] | None = None) -> Any:
+               extra_globals: Mapping[tuple[str, str], object] | None = None,
+               entries: Iterable[str] | None = None) -> Any:
     """Load a ``torch.save`` / ``torch.jit.save`` file as plain Python + numpy objects.
+
+    ``entries``: when the file holds a top-level dict with at least one of these keys, only
+    those entries are kept and only their tensors are read (a Lightning ``.ckpt``'s
+    optimizer states are then never read); other files are returned whole.
 
     Returns the pickled object with every tensor replaced by a C-contiguous numpy array
     (bfloat16 widened to float32). Module classes under ``placeholders`` prefixes (and
@@ -60,16 +65,24 @@ def read_torch(path: str | Path, *, placeholders: Iterable[str] = (),
     path = Path(path)
     with open(path, "rb") as f:
         head = f.read(16)
+    keep = None if entries is None else frozenset(entries)
     if is_zip(head):
-        return _read_zip(path, tuple(placeholders), extra_globals)
+        return _read_zip(path, tuple(placeholders), extra_globals, keep)
     if is_legacy(head):
-        return _read_legacy(path, tuple(placeholders), extra_globals)
+        return _read_legacy(path, tuple(placeholders), extra_globals, keep)
     raise CheckpointError(f"{path}: not a PyTorch checkpoint (neither a zip archive nor a legacy torch.save file)")
 
 
 # ---- zip and TorchScript --------------------------------------------------------------
 
-def _read_zip(path: Path, placeholders: tuple[str, ...], extra: Mapping | None) -> Any:
+def _select(obj: Any, keep: frozenset[str] | None) -> Any:
+    if keep and isinstance(obj, dict) and keep.intersection(obj):
+        return {k: v for k, v in obj.items() if k in keep}
+    return obj
+
+
+def _read_zip(path: Path, placeholders: tuple[str, ...], extra: Mapping | None,
+              keep: frozenset[str] | None = None) -> Any:
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
@@ -90,14 +103,20 @@ def _read_zip(path: Path, placeholders: tuple[str, ...], extra: Mapping | None) 
             raise CheckpointError(f"{path}: unknown byteorder record {byteorder!r}")
         obj, storages = unpickle(_member(archive, path, f"{top}/data.pkl"), placeholders=placeholders,
                                  extra_globals=extra, members=members.get)
+        obj = _select(obj, keep)
         data: dict[str, bytes] = {}
-        for key, ref in storages.items():
-            name = f"{top}/data/{key}"
-            if name not in names:
-                raise CheckpointError(f"{path}: storage {key!r} is missing from the archive ({name})")
-            data[key] = _member(archive, path, name)
-            _check_size(path, ref, len(data[key]))
-    return materialize(obj, lambda ref: tensor_from_bytes(ref, data[ref.storage.key], byteorder))
+
+        def build(ref: Any) -> np.ndarray:   # reads each storage the kept objects use, once
+            key = ref.storage.key
+            if key not in data:
+                name = f"{top}/data/{key}"
+                if name not in names:
+                    raise CheckpointError(f"{path}: storage {key!r} is missing from the archive ({name})")
+                data[key] = _member(archive, path, name)
+                _check_size(path, storages[key], len(data[key]))
+            return tensor_from_bytes(ref, data[key], byteorder)
+
+        return materialize(obj, build)
 
 
 def _member(archive: zipfile.ZipFile, path: Path, name: str) -> bytes:
@@ -141,7 +160,8 @@ def _script_members(archive: zipfile.ZipFile, top: str) -> dict[str, dict[str, t
 
 # ---- legacy -----------------------------------------------------------------------------
 
-def _read_legacy(path: Path, placeholders: tuple[str, ...], extra: Mapping | None) -> Any:
+def _read_legacy(path: Path, placeholders: tuple[str, ...], extra: Mapping | None,
+                 keep: frozenset[str] | None = None) -> Any:
     raw = path.read_bytes()
     stream = io.BytesIO(raw)
     magic, _ = unpickle(stream)
@@ -172,4 +192,4 @@ def _read_legacy(path: Path, placeholders: tuple[str, ...], extra: Mapping | Non
         root = storages[ref.storage.key]
         return tensor_from_bytes(ref, data[root.key], "little")
 
-    return materialize(obj, build)
+    return materialize(_select(obj, keep), build)

@@ -150,7 +150,10 @@ class RestrictedUnpickler(pickle.Unpickler):
         raise CheckpointError(f"checkpoint refers to the global {module}.{name}, which is not on the "
                               f"allow-list of megforge.convert; refusing to load it")
 
-    def persistent_load(self, pid: Any) -> StorageRef:
+    def persistent_load(self, pid: Any) -> Any:
+        # legacy torch.save names each nn.Module class once as ("module", cls, source_file, source)
+        if isinstance(pid, tuple) and len(pid) == 4 and pid[0] in ("module", b"module"):
+            return _module_class(pid[1])
         # ("storage", storage_type, key, location, numel[, view_metadata])
         if not (isinstance(pid, tuple) and len(pid) in (5, 6) and pid[0] in ("storage", b"storage")):
             raise CheckpointError(f"unsupported persistent id {str(pid)[:80]!r} (only storages are)")
@@ -172,6 +175,14 @@ class RestrictedUnpickler(pickle.Unpickler):
         if view[1] < 0 or view[2] < 0 or view[1] + view[2] > numel:
             raise CheckpointError(f"storage {key!r}: view {view!r} lies outside {numel} elements")
         return StorageRef(key, root.dtype, view[2], location, view[1])
+
+
+def _module_class(cls: object) -> type[PickledObject]:
+    """The class of a legacy ``("module", ...)`` id: only a placeholder (the class was already
+    resolved by ``find_class``, so it is under an allowed placeholder prefix)."""
+    if not (isinstance(cls, type) and issubclass(cls, PickledObject)):
+        raise CheckpointError(f"persistent id names the module class {cls!r}, which is not a placeholder")
+    return cls
 
 
 def _text(value: object) -> str:

@@ -37,7 +37,8 @@ def byte_alphabet() -> dict[int, str]:
     """UTF-8 byte -> printable character: printable Latin-1 bytes map to themselves, the
     other 68 bytes (controls, space, soft hyphen ...) to U+0100.. in byte order.
 
-    The dict order (printable bytes first, then the others) is the vocabulary order."""
+    The dict's order is the vocabulary's: the printable bytes first, then the others
+    (so ``a`` is id 64 and ``a</w>`` id 320, as in the reference)."""
     printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
     table = {b: chr(b) for b in printable}
     others = [b for b in range(256) if b not in table]

@@ -1,0 +1,43 @@
+"""Step 2 of a release: make a wheel distributable.
+
+Linux: ``auditwheel repair`` (grafts any non-system library, retags to the most compatible
+manylinux). macOS: ``delocate-wheel`` (copies non-system dylibs, fixes install names,
+retags to the binaries' minimum macOS); on Linux hosts delocate runs against our stand-ins
+for otool / install_name_tool / codesign / lipo (megforge.release.standins).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from megforge.errors import ToolchainError
+from megforge.release import standins
+from megforge.release.targets import Target
+
+
+def repair_wheel(target: Target, wheel: Path, out_dir: Path) -> Path:
+    """Repair ``wheel`` into ``out_dir`` (emptied first); return the repaired wheel."""
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    out_dir.mkdir(parents=True)
+    env = dict(os.environ)
+    with tempfile.TemporaryDirectory(prefix="megforge-standins-") as tmp:
+        if target.os == "linux":
+            cmd = [sys.executable, "-m", "auditwheel", "repair", "--wheel-dir", str(out_dir), str(wheel)]
+        else:
+            cmd = [sys.executable, "-m", "delocate.cmd.delocate_wheel", "--require-archs", target.arch,
+                   "--wheel-dir", str(out_dir), "-v", str(wheel)]
+            if sys.platform != "darwin":
+                env["PATH"] = f"{standins.shim_dir(Path(tmp))}{os.pathsep}{env.get('PATH', '')}"
+        result = subprocess.run(cmd, env=env)
+    if result.returncode != 0:
+        raise ToolchainError(f"repairing {wheel.name} failed (exit {result.returncode}); see the output above")
+    wheels = sorted(out_dir.glob("*.whl"))
+    if len(wheels) != 1:
+        raise ToolchainError(f"expected one repaired wheel in {out_dir}, found {[w.name for w in wheels]}")
+    return wheels[0]

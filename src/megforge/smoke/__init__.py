@@ -1,0 +1,33 @@
+"""Smoke checks run against an installed megforge (e.g. a fresh venv filled from the wheelhouse).
+
+``python -m megforge.smoke`` runs every check whose requirements are importable and prints one
+line per check; ``--require megengine`` turns a missing requirement into a failure. Checks are
+plain functions that raise on failure, so they need nothing beyond what the wheels install.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from dataclasses import dataclass
+from typing import Callable, Dict, Tuple
+
+
+@dataclass(frozen=True)
+class Check:
+    func: str  # "module:function" inside megforge.smoke
+    needs: Tuple[str, ...] = ()  # importable modules it requires
+    help: str = ""
+
+    def load(self) -> Callable[[], str]:
+        module, _, name = self.func.partition(":")
+        return getattr(importlib.import_module(f"megforge.smoke.{module}"), name)
+
+    def missing(self) -> Tuple[str, ...]:
+        return tuple(m for m in self.needs if importlib.util.find_spec(m) is None)
+
+
+CHECKS: Dict[str, Check] = {
+    "deconv": Check("checks:deconv", (), "native deconvolution vs a numpy reference, both layouts"),
+    "cli": Check("checks:cli", (), "the megforge console entry point"),
+}

@@ -1,0 +1,50 @@
+"""Smoke checks that need only megforge's own wheel (and numpy)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+
+
+def _reference(x: np.ndarray, w: np.ndarray, stride: int, pad: int) -> np.ndarray:
+    """Direct scatter-form transposed convolution in float64 (groups=1, dilation=1)."""
+    n, c, h, wd = x.shape
+    _, oc, k, _ = w.shape
+    full = np.zeros((n, oc, (h - 1) * stride + k, (wd - 1) * stride + k))
+    for ky in range(k):
+        for kx in range(k):
+            full[:, :, ky:ky + (h - 1) * stride + 1:stride, kx:kx + (wd - 1) * stride + 1:stride] += np.einsum(
+                "nchw,co->nohw", x.astype(np.float64), w[:, :, ky, kx].astype(np.float64))
+    return full[:, :, pad:full.shape[2] - pad, pad:full.shape[3] - pad]
+
+
+def deconv() -> str:
+    from megforge import deconv as d
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 6, 9, 7), dtype=np.float32)
+    w = rng.standard_normal((6, 10, 4, 4), dtype=np.float32)
+    want = _reference(x, w, stride=2, pad=1)
+    ran = []
+    for algo in ("auto", "naive", "nchw", "nc4hw4"):
+        for layout in ("NCHW", "NC4HW4"):
+            try:
+                plan = d.DeconvPlan(w, stride=2, padding=1, layout=layout, algo=algo)
+            except d.UnsupportedError:
+                continue
+            src = d.to_nc4hw4(x) if layout == "NC4HW4" else x
+            got = plan(src)
+            if layout == "NC4HW4":
+                got = d.from_nc4hw4(got, 10)
+            err = float(np.abs(got - want).max() / np.abs(want).max())
+            if not err <= 1e-4:
+                raise AssertionError(f"deconv algo={algo} layout={layout}: relative error {err:.3g}")
+            ran.append(f"{algo}/{layout}->{plan.algo}")
+    return "ok: " + ", ".join(ran)
+
+
+def cli() -> str:
+    out = subprocess.run([sys.executable, "-m", "megforge", "--version"], capture_output=True, text=True, check=True)
+    return out.stdout.strip()
