@@ -125,6 +125,22 @@ def test_bad_state_dicts_name_the_keys(clip) -> None:  # noqa: ANN001
         clip.from_state_dict(state, config={"transformer_heads": 3})
 
 
+def test_image_tensors_keep_their_gradient(clip) -> None:  # noqa: ANN001
+    import megengine as mge
+    from megengine.autodiff import GradManager
+
+    model = clip.from_state_dict(random_state_dict(TINY_VIT), config={"transformer_heads": 2})
+    image = mge.Parameter(_image(TINY_VIT, n=1))
+    gm = GradManager().attach([image])
+    with gm:
+        features = model.encode_image(image)
+        gm.backward((features ** 2).sum())
+    assert image.grad is not None and float(np.abs(image.grad.numpy()).max()) > 0
+    np.testing.assert_allclose(features.numpy(), model.encode_image(image.numpy()).numpy(), rtol=1e-5, atol=1e-6)
+    with pytest.raises(InvalidArgumentError, match="shape"):
+        model.encode_image(mge.tensor(_image(TINY_VIT)[:, :1]))
+
+
 def test_bad_inputs(clip) -> None:  # noqa: ANN001
     model = clip.from_state_dict(random_state_dict(TINY_VIT), config={"transformer_heads": 2})
     image = _image(TINY_VIT)
