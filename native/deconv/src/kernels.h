@@ -39,6 +39,21 @@ struct DwRowArgs {
   ptrdiff_t out_px_stride;  // floats
 };
 
+// One depthwise NC4HW4 output plane (one image, one channel block) when dilation is 1 and the
+// kernel and stride are square with (k, s) in {(2,2), (3,1), (3,2), (4,2), (5,1), (5,2)}: tiles
+// of 8 consecutive output pixels mixing the stride phases, stored with contiguous stores.
+// The padded input must have at least 8 zero columns past the last column any output reads.
+// Returns false (nothing written) for any other geometry.
+struct DwPlaneArgs {
+  const float* in;  // padded plane: input pixel (iy, ix) at in + iy*in_row_stride + (pad_l + ix)*4
+  ptrdiff_t in_row_stride;
+  int h, w, pad_l;
+  const float* wt;    // [k][k][4]
+  const float* bias;  // 4
+  float* out;         // (oh, ow, 4)
+  int oh, ow, k, s, p;
+};
+
 // NCHW col2im of one chunk of input rows [iy0, iy1) for local output channels [oc_begin, oc_end):
 //   out[oc][oy][ox] += col[(oc*kh + ky)*kw + kx][(iy - iy0)*w + ix]   (oy = iy*sh - ph + ky*dh, ...)
 struct Col2imArgs {
@@ -56,6 +71,7 @@ struct KernelTable {
   const char* isa;  // "neon", "sse2", "avx2"
   void (*dense_row)(const DenseRowArgs&);
   void (*dw_row)(const DwRowArgs&);
+  bool (*dw_plane)(const DwPlaneArgs&);
   // B (k x n, row stride ldb) -> panels [panel][k][width] (widths per sgemm_panel_width).
   void (*sgemm_pack_b)(const float* b, ptrdiff_t ldb, int k, int n, float* packed);
   // C[rows<=8][n] = A_panel ([k][8]) x B_packed; C row stride ldc.

@@ -1,6 +1,8 @@
 // Depthwise NC4HW4 deconvolution (C_in = C_out = groups): the stride-phase decomposition
 // (phase.h) per channel block, each output pixel a sum of weight vector x input vector over
-// its phase's taps (dw_row). Packed weights: [channel block][ky][kx][4], zero past C.
+// its phase's taps. Common geometries (dilation 1, square (k, s) in {(2,2), (3,1), (3,2),
+// (4,2), (5,1), (5,2)}) run whole planes in 8-pixel tiles that mix the phases (dw_plane);
+// others run per phase and row (dw_row). Packed weights: [channel block][ky][kx][4], zero past C.
 #include <algorithm>
 #include <vector>
 
@@ -26,6 +28,8 @@ class DepthwiseNc4hw4Kernel final : public Kernel {
       for (size_t t = 0; t < taps; ++t) w_[((c / 4) * taps + t) * 4 + c % 4] = weight[c * taps + t];
     bias_.assign(size_t(cb_) * 4, 0.f);
     if (bias) std::copy(bias, bias + d.out_channels, bias_.begin());
+    square_ = d.kernel_h == d.kernel_w && d.stride_h == d.stride_w && d.pad_h == d.pad_w && d.dilation_h == 1 &&
+              d.dilation_w == 1;
   }
 
   int algo() const override { return MGF_ALGO_NC4HW4; }
@@ -42,8 +46,31 @@ class DepthwiseNc4hw4Kernel final : public Kernel {
       xr.emplace_back(ow, d.stride_w, d.pad_w, r);
       if (xr.back().n > 0) pad_r = std::max(pad_r, xr.back().j_lo + xr.back().n - w);
     }
-    const PaddedInput in(src, n, d.in_channels, h, w, tx_.m_max, pad_r);
+    const PaddedInput in(src, n, d.in_channels, h, w, tx_.m_max, pad_r + 8);  // +8: dw_plane's edge tiles
     const KernelTable& kt = kernel_table();
+    if (square_) {
+      DwPlaneArgs probe{};
+      probe.k = d.kernel_h;
+      probe.s = d.stride_h;
+      probe.oh = 0;  // writes nothing: only asks whether this geometry has a plane kernel
+      if (kt.dw_plane(probe)) {
+        parallel_for(int64_t(n) * cb_, [&](int64_t begin, int64_t end) {
+          for (int64_t job = begin; job < end; ++job) {
+            const int32_t b = int32_t(job / cb_), c = int32_t(job % cb_);
+            DwPlaneArgs a;
+            a.in = in.at(b, 0, c, 0) - size_t(in.pad_l) * 4;
+            a.in_row_stride = ptrdiff_t(in.row_stride());
+            a.h = h; a.w = w; a.pad_l = in.pad_l;
+            a.wt = w_.data() + size_t(c) * d.kernel_h * d.kernel_w * 4;
+            a.bias = bias_.data() + c * 4;
+            a.out = dst + (size_t(b) * cb_ + c) * size_t(oh) * ow * 4;
+            a.oh = oh; a.ow = ow; a.k = d.kernel_h; a.s = d.stride_h; a.p = d.pad_h;
+            kt.dw_plane(a);
+          }
+        });
+        return;
+      }
+    }
     const size_t max_taps = ty_.max_taps * tx_.max_taps;
     parallel_for(int64_t(n) * cb_ * oh, [&](int64_t begin, int64_t end) {
       std::vector<const float*> xs(max_taps), ws(max_taps);
@@ -81,6 +108,7 @@ class DepthwiseNc4hw4Kernel final : public Kernel {
   Geometry g_;
   AxisTaps ty_, tx_;
   int32_t cb_ = 0;
+  bool square_ = false;  // dilation 1, square kernel / stride / padding: dw_plane may apply
   std::vector<float> w_, bias_;
 };
 

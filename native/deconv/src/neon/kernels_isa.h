@@ -8,6 +8,7 @@ namespace megforge::deconv::MGF_ISA {
 
 void dense_row(const DenseRowArgs& a);
 void dw_row(const DwRowArgs& a);
+bool dw_plane(const DwPlaneArgs& a);
 void sgemm_pack_b(const float* b, ptrdiff_t ldb, int k, int n, float* packed);
 void sgemm_8xn(int k, const float* a_panel, const float* b_packed, int n, float* c, ptrdiff_t ldc, int rows);
 void col2im_nchw(const Col2imArgs& a);

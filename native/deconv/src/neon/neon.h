@@ -40,6 +40,19 @@ static inline f32x4x4 load4(const float* p) {
   return r;
 }
 
+// The same as one `ld1 {v0.4s-v3.4s}` on arm64. GCC 12 must then find 4 consecutive registers,
+// so use it only where the allocation copes (the 2x8 tile of deconv_dense_pack4.cpp).
+static inline f32x4x4 load4_x4(const float* p) {
+#if MGF_NATIVE_NEON
+  const float32x4x4_t t = vld1q_f32_x4(p);
+  f32x4x4 r;
+  r.v[0] = t.val[0]; r.v[1] = t.val[1]; r.v[2] = t.val[2]; r.v[3] = t.val[3];
+  return r;
+#else
+  return load4(p);
+#endif
+}
+
 // acc + w * x[lane]: `fmla v.4s, w.4s, x.s[lane]` on arm64.
 template <int lane>
 static inline float32x4_t fma_lane(float32x4_t acc, float32x4_t w, float32x4_t x) {

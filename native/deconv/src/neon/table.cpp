@@ -7,7 +7,7 @@
 namespace megforge::deconv::MGF_ISA {
 
 namespace {
-const KernelTable kTable = {MGF_STR(MGF_ISA), dense_row,   dw_row,         sgemm_pack_b, sgemm_8xn,
+const KernelTable kTable = {MGF_STR(MGF_ISA), dense_row,   dw_row, dw_plane,         sgemm_pack_b, sgemm_8xn,
                             col2im_nchw,      nchw_to_nc4hw4, nc4hw4_to_nchw};
 }  // namespace
 
