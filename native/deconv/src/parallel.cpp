@@ -1,21 +1,21 @@
 // A persistent pool: workers sleep on a condition variable between jobs and pull chunks of the
-// range from an atomic counter; the calling thread works too. Errors travel as (status,
-// message), not std::exception_ptr (whose out-of-line refcounting needs CXXABI_1.3.13, i.e.
-// a manylinux_2_34 wheel). After fork() the child drops the parent's pool (its threads do not
-// exist there) and starts a fresh one on first use.
+// range from an atomic counter; the calling thread works too. After fork() the child drops the
+// parent's pool (its threads do not exist there) and starts a fresh one on first use.
+//
+// Symbol versions (the wheels are manylinux_2_28): errors travel as (status, message), not
+// std::exception_ptr (CXXABI_1.3.13); the condition variable is pthread's, not
+// std::condition_variable (whose wait() is GLIBCXX_3.4.30 with GCC 12); "pool busy" is an atomic
+// flag, not std::mutex::try_lock (pthread_mutex_trylock is GLIBC_2.34).
 #include "parallel.h"
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
-#if defined(__unix__) || defined(__APPLE__)
 #include <pthread.h>
-#endif
 
 #include "error.h"
 
@@ -30,50 +30,64 @@ int32_t hardware_threads() {
 
 std::atomic<int32_t> g_threads{1};
 
+// pthread mutex + condition variables, RAII-free on purpose: the pool is never destroyed.
 class Pool {
  public:
+  Pool() {
+    pthread_mutex_init(&m_, nullptr);
+    pthread_cond_init(&work_cv_, nullptr);
+    pthread_cond_init(&done_cv_, nullptr);
+  }
+
   // Runs fn over [0, count) with `helpers` workers besides the caller. Returns false (without
   // running anything) if the pool is busy.
   bool run(int64_t count, int helpers, RangeFn fn) {
-    std::unique_lock<std::mutex> submit(submit_, std::try_to_lock);
-    if (!submit.owns_lock()) return false;
+    bool expected = false;
+    if (!busy_.compare_exchange_strong(expected, true)) return false;
+    struct Release {
+      std::atomic<bool>& flag;
+      ~Release() { flag.store(false); }
+    } release{busy_};
     while (int(threads_.size()) < helpers) {
       const int index = int(threads_.size());
       threads_.emplace_back([this, index] { worker(index); });
+      threads_.back().detach();
     }
-    {
-      std::lock_guard<std::mutex> lock(m_);
-      fn_ = &fn;
-      count_ = count;
-      chunk_ = std::max<int64_t>(1, count / (int64_t(helpers + 1) * 4));
-      next_.store(0);
-      helpers_ = helpers;
-      pending_ = helpers;
-      error_status_ = MGF_OK;
-      error_message_.clear();
-      ++generation_;
-    }
-    work_cv_.notify_all();
+    pthread_mutex_lock(&m_);
+    fn_ = &fn;
+    count_ = count;
+    chunk_ = std::max<int64_t>(1, count / (int64_t(helpers + 1) * 4));
+    next_.store(0);
+    helpers_ = helpers;
+    pending_ = helpers;
+    error_status_ = MGF_OK;
+    error_message_.clear();
+    ++generation_;
+    pthread_cond_broadcast(&work_cv_);
+    pthread_mutex_unlock(&m_);
     drain();
-    std::unique_lock<std::mutex> lock(m_);
-    done_cv_.wait(lock, [this] { return pending_ == 0; });
+    pthread_mutex_lock(&m_);
+    while (pending_ != 0) pthread_cond_wait(&done_cv_, &m_);
     fn_ = nullptr;
-    if (error_status_ != MGF_OK) throw Error(error_status_, error_message_);
+    const int status = error_status_;
+    const std::string message = error_message_;
+    pthread_mutex_unlock(&m_);
+    if (status != MGF_OK) throw Error(status, message);
     return true;
   }
 
  private:
   void worker(int index) {
     uint64_t seen = 0;
-    std::unique_lock<std::mutex> lock(m_);
+    pthread_mutex_lock(&m_);
     for (;;) {
-      work_cv_.wait(lock, [&] { return generation_ != seen; });
+      while (generation_ == seen) pthread_cond_wait(&work_cv_, &m_);
       seen = generation_;
       if (index >= helpers_) continue;
-      lock.unlock();
+      pthread_mutex_unlock(&m_);
       drain();
-      lock.lock();
-      if (--pending_ == 0) done_cv_.notify_one();
+      pthread_mutex_lock(&m_);
+      if (--pending_ == 0) pthread_cond_signal(&done_cv_);
     }
   }
 
@@ -97,17 +111,18 @@ class Pool {
   }
 
   void record(int status, const char* message) {
-    std::lock_guard<std::mutex> lock(m_);
+    pthread_mutex_lock(&m_);
     if (error_status_ == MGF_OK) {
       error_status_ = status;
       error_message_ = message;
     }
+    pthread_mutex_unlock(&m_);
   }
 
-  std::mutex submit_;  // one job at a time
-  std::mutex m_;       // guards everything below except next_
-  std::condition_variable work_cv_, done_cv_;
-  std::vector<std::thread> threads_;
+  std::atomic<bool> busy_{false};  // one job at a time
+  pthread_mutex_t m_;              // guards everything below except next_
+  pthread_cond_t work_cv_, done_cv_;
+  std::vector<std::thread> threads_;  // detached; only the caller holding busy_ touches this
   const RangeFn* fn_ = nullptr;
   int64_t count_ = 0, chunk_ = 1;
   std::atomic<int64_t> next_{0};
@@ -121,9 +136,7 @@ class Pool {
 std::atomic<Pool*> g_pool{nullptr};
 std::mutex g_pool_create;
 
-#if defined(__unix__) || defined(__APPLE__)
 void drop_pool_in_child() { g_pool.store(nullptr); }
-#endif
 
 Pool& pool() {
   Pool* p = g_pool.load();
@@ -131,10 +144,8 @@ Pool& pool() {
   std::lock_guard<std::mutex> lock(g_pool_create);
   p = g_pool.load();
   if (!p) {
-#if defined(__unix__) || defined(__APPLE__)
     static const int registered = pthread_atfork(nullptr, nullptr, drop_pool_in_child);
     (void)registered;
-#endif
     p = new Pool;
     g_pool.store(p);
   }
