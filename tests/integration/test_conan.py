@@ -88,7 +88,8 @@ def test_binary_cache_round_trip(home, root, server_python, tmp_path):
         conan(home, "remove", "megforge/*", "--confirm", cwd=root)
         conan(home, "remove", "simde/*", "--confirm", cwd=root)
         assert "megforge/" not in conan(home, "list", "*", cwd=root)
-        out = conan(home, "install", "--requires", "megforge/0.1.0", "-r", "local", "--build", "never", cwd=root)
+        # install writes generator scripts into its working directory: keep them out of the checkout
+        out = conan(home, "install", "--requires", "megforge/0.1.0", "-r", "local", "--build", "never", cwd=tmp_path)
         assert "megforge/0.1.0" in out and "Downloaded" in out, out[-2000:]
         listed = conan(home, "list", "megforge/0.1.0:*", cwd=root)
         assert "shared: True" in listed

@@ -14,11 +14,13 @@ import io
 import os
 import re
 import stat
+import struct
 import time
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Callable, Dict, List, Optional, Tuple, Union
 
 from megforge.errors import VerifyError
 
@@ -26,6 +28,26 @@ WHEEL_RE = re.compile(
     r"^(?P<name>[^-]+)-(?P<version>[^-]+)(?:-(?P<build>\d[^-]*))?-(?P<py>[^-]+)-(?P<abi>[^-]+)-(?P<plat>[^-]+)\.whl$"
 )
 ZIP_EPOCH_MIN = 315532800  # 1980-01-01, the earliest time a zip entry can hold
+
+
+@dataclass(frozen=True)
+class RawEntry:
+    """A member copied with its compressed bytes as they are in another zip (no recompression).
+
+    ``record_hash`` / ``size`` describe the uncompressed content for RECORD.
+    """
+
+    source: Path
+    info: zipfile.ZipInfo
+    record_hash: str
+    mode: int
+
+    @property
+    def size(self) -> int:
+        return self.info.file_size
+
+
+Member = Union[Tuple[bytes, int], RawEntry]
 
 
 @dataclass(frozen=True)
@@ -95,13 +117,17 @@ def _check_member_name(wheel: str, name: str) -> None:
         raise VerifyError(f"{wheel}: unsafe archive path {name!r}")
 
 
-def check_record(wheel: str, members: Dict[str, Tuple[bytes, int]], dist_info: str) -> None:
-    """Every file listed with the right sha256 and size; nothing listed that is absent."""
+def check_record(wheel: str, digests: Dict[str, Tuple[str, int]], record_text: Optional[str], dist_info: str) -> None:
+    """Every file listed with the right sha256 and size; nothing listed that is absent.
+
+    ``digests``: member name -> (RECORD-style hash, size) of every file in the archive;
+    ``record_text``: the archive's RECORD (None if it has none).
+    """
     record_name = f"{dist_info}/RECORD"
-    if record_name not in members:
+    if record_text is None:
         raise VerifyError(f"{wheel}: {record_name} is missing")
     listed: Dict[str, Tuple[str, str]] = {}
-    for row in csv.reader(io.StringIO(members[record_name][0].decode("utf-8"))):
+    for row in csv.reader(io.StringIO(record_text)):
         if not row:
             continue
         if len(row) != 3:
@@ -110,18 +136,63 @@ def check_record(wheel: str, members: Dict[str, Tuple[bytes, int]], dist_info: s
             raise VerifyError(f"{wheel}: RECORD lists {row[0]} twice")
         listed[row[0]] = (row[1], row[2])
     unsigned = {record_name, f"{dist_info}/RECORD.jws", f"{dist_info}/RECORD.p7s"}
-    for name, (data, _mode) in sorted(members.items()):
+    for name, (digest, size) in sorted(digests.items()):
         if name in unsigned:
             continue
         if name not in listed:
             raise VerifyError(f"{wheel}: {name} is not listed in RECORD")
         want_hash, want_size = listed[name]
-        if want_hash != record_hash(data):
+        if want_hash != digest:
             raise VerifyError(f"{wheel}: RECORD hash mismatch for {name} (file altered after packing)")
-        if want_size != str(len(data)):
-            raise VerifyError(f"{wheel}: RECORD size mismatch for {name}: listed {want_size}, actual {len(data)}")
-    for name in sorted(set(listed) - set(members) - unsigned):
+        if want_size != str(size):
+            raise VerifyError(f"{wheel}: RECORD size mismatch for {name}: listed {want_size}, actual {size}")
+    for name in sorted(set(listed) - set(digests) - unsigned):
         raise VerifyError(f"{wheel}: RECORD lists {name}, which is not in the archive")
+
+
+def scan(path: Path, keep: Callable[[bytes], bool], spool: Path) -> Tuple[Dict[str, Tuple[str, int]], Dict[str, Path], Dict[str, bytes]]:
+    """One streaming pass over the archive.
+
+    Returns (name -> (RECORD hash, size) for every file, name -> spooled copy for the members
+    whose first bytes satisfy ``keep`` (written under ``spool``), name -> content of the
+    ``.dist-info`` text files). Nothing is held in memory whole but the small metadata files.
+    """
+    digests: Dict[str, Tuple[str, int]] = {}
+    kept: Dict[str, Path] = {}
+    meta: Dict[str, bytes] = {}
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = [i for i in zf.infolist() if not i.is_dir()]
+            seen = set()
+            for info in infos:
+                if info.filename in seen:
+                    raise VerifyError(f"{path.name}: duplicate archive entry {info.filename}")
+                seen.add(info.filename)
+                _check_member_name(path.name, info.filename)
+            for n, info in enumerate(infos):
+                h = hashlib.sha256()
+                size = 0
+                out = None
+                with zf.open(info) as f:
+                    head = f.read(4)
+                    if keep(head):
+                        out = open(spool / f"{n:06d}", "wb")
+                        kept[info.filename] = spool / f"{n:06d}"
+                    chunk = head
+                    while chunk:
+                        h.update(chunk)
+                        size += len(chunk)
+                        if out:
+                            out.write(chunk)
+                        chunk = f.read(1 << 22)
+                if out:
+                    out.close()
+                digests[info.filename] = ("sha256=" + base64.urlsafe_b64encode(h.digest()).rstrip(b"=").decode(), size)
+                if ".dist-info/" in info.filename and info.file_size < (1 << 24):
+                    meta[info.filename] = zf.read(info)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, zlib.error) as exc:
+        raise VerifyError(f"{path.name}: unreadable wheel archive ({exc})") from exc
+    return digests, kept, meta
 
 
 def _sort_key(dist_info: str):
@@ -132,27 +203,64 @@ def _sort_key(dist_info: str):
     return key
 
 
-def write_wheel(path: Path, members: Dict[str, Tuple[bytes, int]], dist_info: str, epoch: int) -> None:
+def write_wheel(path: Path, members: Dict[str, Member], dist_info: str, epoch: int,
+                compresslevel: int = 9) -> None:
     """Write a reproducible wheel at ``path`` from ``members``, regenerating RECORD."""
     record_name = f"{dist_info}/RECORD"
     files = {n: v for n, v in members.items() if n != record_name}
     rows = io.StringIO()
     writer = csv.writer(rows, lineterminator="\n")
     for name in sorted(files, key=_sort_key(dist_info)):
-        writer.writerow([name, record_hash(files[name][0]), len(files[name][0])])
+        m = files[name]
+        if isinstance(m, RawEntry):
+            writer.writerow([name, m.record_hash, m.size])
+        else:
+            writer.writerow([name, record_hash(m[0]), len(m[0])])
     writer.writerow([record_name, "", ""])
     files[record_name] = (rows.getvalue().encode("utf-8"), 0o644)
     stamp = time.gmtime(max(epoch, ZIP_EPOCH_MIN))[:6]
     tmp = path.with_suffix(".tmp")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=compresslevel) as zf:
         for name in sorted(files, key=_sort_key(dist_info)):
-            data, mode = files[name]
+            m = files[name]
+            mode = m.mode if isinstance(m, RawEntry) else m[1]
             info = zipfile.ZipInfo(name, date_time=stamp)
-            info.compress_type = zipfile.ZIP_DEFLATED
             info.create_system = 3  # unix, so the mode below is honoured
             info.external_attr = (stat.S_IFREG | (0o755 if mode & 0o111 else 0o644)) << 16
-            zf.writestr(info, data, compresslevel=9)
+            if isinstance(m, RawEntry):
+                _write_raw(zf, info, m)
+            else:
+                info.compress_type = zipfile.ZIP_DEFLATED
+                zf.writestr(info, m[0], compresslevel=compresslevel)
     os.replace(tmp, path)
+
+
+def _write_raw(zf: zipfile.ZipFile, info: zipfile.ZipInfo, entry: RawEntry) -> None:
+    """Append ``entry``'s compressed bytes under ``info`` (same pattern ZipFile.mkdir uses)."""
+    src = entry.info
+    info.compress_type = src.compress_type
+    info.CRC, info.compress_size, info.file_size = src.CRC, src.compress_size, src.file_size
+    zip64 = info.file_size > zipfile.ZIP64_LIMIT or info.compress_size > zipfile.ZIP64_LIMIT
+    with open(entry.source, "rb") as f:
+        f.seek(src.header_offset)
+        local = f.read(30)
+        if local[:4] != b"PK\x03\x04":
+            raise VerifyError(f"{entry.source.name}: bad local header for {src.filename}")
+        name_len, extra_len = struct.unpack("<2H", local[26:30])
+        f.seek(src.header_offset + 30 + name_len + extra_len)
+        info.header_offset = zf.fp.tell()
+        zf.fp.write(info.FileHeader(zip64))
+        remaining = src.compress_size
+        while remaining:
+            chunk = f.read(min(remaining, 1 << 24))
+            if not chunk:
+                raise VerifyError(f"{entry.source.name}: truncated data for {src.filename}")
+            zf.fp.write(chunk)
+            remaining -= len(chunk)
+    zf.start_dir = zf.fp.tell()
+    zf.filelist.append(info)
+    zf.NameToInfo[info.filename] = info
+    zf._didModify = True
 
 
 def normalize(path: Path, epoch: int) -> None:

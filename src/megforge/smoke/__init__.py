@@ -30,4 +30,10 @@ class Check:
 CHECKS: Dict[str, Check] = {
     "deconv": Check("checks:deconv", (), "native deconvolution vs a numpy reference, both layouts"),
     "cli": Check("checks:cli", (), "the megforge console entry point"),
+    "megengine-install": Check("megengine_checks:install", ("megengine",), "patched metadata, version, import"),
+    "megengine-output-padding": Check("megengine_checks:conv_transpose2d_output_padding", ("megengine",),
+                                      "conv_transpose2d output_padding fix"),
+    "megengine-bool-mask": Check("megengine_checks:bool_mask_assignment", ("megengine",),
+                                 "t[mask] = scalar fix"),
+    "train": Check("train:check", ("megengine",), "train a MegEngine conv autoencoder; loss drops, save/load exact"),
 }

@@ -8,25 +8,14 @@ import sys
 import numpy as np
 
 
-def _reference(x: np.ndarray, w: np.ndarray, stride: int, pad: int) -> np.ndarray:
-    """Direct scatter-form transposed convolution in float64 (groups=1, dilation=1)."""
-    n, c, h, wd = x.shape
-    _, oc, k, _ = w.shape
-    full = np.zeros((n, oc, (h - 1) * stride + k, (wd - 1) * stride + k))
-    for ky in range(k):
-        for kx in range(k):
-            full[:, :, ky:ky + (h - 1) * stride + 1:stride, kx:kx + (wd - 1) * stride + 1:stride] += np.einsum(
-                "nchw,co->nohw", x.astype(np.float64), w[:, :, ky, kx].astype(np.float64))
-    return full[:, :, pad:full.shape[2] - pad, pad:full.shape[3] - pad]
-
-
 def deconv() -> str:
     from megforge import deconv as d
+    from megforge.testing import conv_transpose2d_reference, relative_error
 
     rng = np.random.default_rng(0)
     x = rng.standard_normal((2, 6, 9, 7), dtype=np.float32)
     w = rng.standard_normal((6, 10, 4, 4), dtype=np.float32)
-    want = _reference(x, w, stride=2, pad=1)
+    want = conv_transpose2d_reference(x, w, stride=2, padding=1)
     ran = []
     for algo in ("auto", "naive", "nchw", "nc4hw4"):
         for layout in ("NCHW", "NC4HW4"):
@@ -38,7 +27,7 @@ def deconv() -> str:
             got = plan(src)
             if layout == "NC4HW4":
                 got = d.from_nc4hw4(got, 10)
-            err = float(np.abs(got - want).max() / np.abs(want).max())
+            err = relative_error(got, want)
             if not err <= 1e-4:
                 raise AssertionError(f"deconv algo={algo} layout={layout}: relative error {err:.3g}")
             ran.append(f"{algo}/{layout}->{plan.algo}")

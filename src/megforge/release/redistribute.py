@@ -1,0 +1,56 @@
+"""Pipeline around megforge.release.megengine: native artifacts in, verified wheelhouse out."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Dict
+
+from megforge.errors import ToolchainError, VerifyError
+from megforge.release import wheelhouse as wh
+from megforge.release.megengine import build_redistribution, find_pin
+from megforge.release.smoke import clean_env, fresh_venv, install_from_wheelhouse, run_smoke
+from megforge.release.verify import verify_wheel
+from megforge.release.wheelfile import source_date_epoch
+
+
+def native_artifacts(root: Path, work: Path) -> Dict[str, Path]:
+    """megforge's native files the manifest may add into the MegEngine wheel (host build)."""
+    return {}
+
+
+def redistribute(root: Path, python: str, target: str, wheelhouse: Path, python_exe: str) -> Path:
+    """Build, verify and publish the patched MegEngine wheel and every dependency wheel."""
+    pin = find_pin(root, python, target)
+    work = root / "build" / "megengine" / f"cp{python.replace('.', '')}-{target}"
+    epoch = source_date_epoch(root)
+    print(f"==> [megengine] {pin.filename}: fetch, patch, re-pack", flush=True)
+    wheel = build_redistribution(root, pin, work, epoch, native_artifacts(root, work))
+    print(f"==> [megengine] verify {wheel.name}", flush=True)
+    report = verify_wheel(wheel)
+    if not report.ok:
+        raise VerifyError(f"{wheel.name} failed verification:\n  " + "\n  ".join(report.problems))
+    published = wh.publish(wheel, wheelhouse)
+    print("==> [megengine] dependency wheels", flush=True)
+    collect_dependencies(python_exe, wheelhouse, [str(published)])
+    wh.write_manifest(wheelhouse)
+    return published
+
+
+def collect_dependencies(python_exe: str, wheelhouse: Path, requirements: list) -> None:
+    """``pip wheel`` the requirements' dependency closure into the wheelhouse (sdist-only
+    dependencies become wheels), so `pip install --no-index --find-links wheelhouse` works."""
+    cmd = [python_exe, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check", "--use-pep517", "--wheel-dir",
+           str(wheelhouse), "--find-links", str(wheelhouse), *requirements,
+           # what the smoke suite installs on top: the newest setuptools proves pkg_resources is gone
+           "setuptools"]
+    if subprocess.run(cmd, env=clean_env()).returncode != 0:
+        raise ToolchainError("collecting MegEngine's dependency wheels failed (see above)")
+
+
+def smoke(root: Path, wheelhouse: Path, python_exe: str) -> subprocess.CompletedProcess:
+    env_dir = root / "build" / "smoke" / "megengine"
+    py = fresh_venv(env_dir, python_exe)
+    # setuptools >= 82 has no pkg_resources: importing megengine there proves patch 0002
+    install_from_wheelhouse(py, wheelhouse, ["megengine", "megforge", "setuptools>=82"], env_dir / "report.json")
+    return run_smoke(py, require=["megengine"])
