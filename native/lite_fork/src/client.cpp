@@ -285,16 +285,18 @@ int rpc(Worker* w, const Writer& request, Response* out, const char* api, int fd
       s.stats.bytes_copied += copied;
       for (uint64_t id : released) {
         auto it = w->blocks.find(id);
-        if (it == w->blocks.end())
+        if (it == w->blocks.end()) {
           w->released_early.insert(id);
-        else
+        } else {
           it->second.worker_released = true;
+          w->collect_needed = true;
+        }
       }
       for (const TensorState& st : out->states) {
         auto it = w->tensors.find(st.id);
         if (it != w->tensors.end() && !apply_state(it->second, st)) ok = false;
       }
-      collect_blocks(w);
+      if (w->collect_needed) collect_blocks(w);
     }
     if (!ok) {
       c.ch.reset(-1);
@@ -328,7 +330,7 @@ bool apply_state(ClientTensor* t, const TensorState& st) {
     if (new_ref) w->blocks[new_ref].refs++;
     if (t->block_ref) {
       auto it = w->blocks.find(t->block_ref);
-      if (it != w->blocks.end()) it->second.refs--;
+      if (it != w->blocks.end() && --it->second.refs <= 0) w->collect_needed = true;
     }
     t->block_ref = new_ref;
   }
@@ -338,6 +340,7 @@ bool apply_state(ClientTensor* t, const TensorState& st) {
 
 void collect_blocks(Worker* w) {
   State& s = state();
+  w->collect_needed = false;
   for (auto it = w->blocks.begin(); it != w->blocks.end();) {
     if (it->second.worker_released && it->second.refs <= 0) {
       shm_unmap(it->second.base, it->second.size);

@@ -49,6 +49,7 @@ struct Worker {
   std::unordered_map<uint64_t, Block> blocks;
   std::unordered_set<uint64_t> released_early;  // released before we saw the block
   std::unordered_map<uint64_t, ClientTensor*> tensors;
+  bool collect_needed = false;  // some block may be ready to unmap
 };
 
 struct ClientNetwork;

@@ -240,7 +240,8 @@ WTensor* Server::add_tensor(LiteTensor h, uint64_t owner, uint32_t io_flags, boo
     // A handle the library reused after we forgot it: start over.
     drop_tensor(t);
   }
-  WTensor* t = new WTensor{next_id_++, h, owner, io_flags, bindable, nullptr};
+  WTensor* t = new WTensor{next_id_++, h, owner, io_flags, bindable, nullptr, TensorState(), nullptr};
+  t->last.id = 0;  // never reported yet
   tensors_[t->id] = t;
   by_handle_[h] = t->id;
   return t;
@@ -325,7 +326,17 @@ void Server::refresh(WTensor* t, Reply& rep, bool preserve) {
       st.offset = static_cast<uint64_t>(static_cast<uint8_t*>(p) - b->base);
     }
   }
+  t->last = st;
+  t->last_ptr = p;
   rep.states.push_back(st);
+}
+
+bool Server::unchanged(WTensor* t) {
+  if (t->last.id != t->id || !(t->last.flags & kTensorShared)) return false;
+  LiteLayout layout;
+  void* p = nullptr;
+  if (api_.LITE_get_tensor_layout(t->handle, &layout) != 0 || !same_layout(layout, t->last.layout)) return false;
+  return api_.LITE_get_tensor_memory(t->handle, &p) == 0 && p == t->last_ptr;
 }
 
 void Server::refresh_network(WNetwork* net, Reply& rep) {
@@ -337,7 +348,8 @@ void Server::refresh_network(WNetwork* net, Reply& rep) {
       if (it != tensors_.end()) ts.push_back(it->second);
     }
   }
-  for (WTensor* t : ts) refresh(t, rep, true);
+  for (WTensor* t : ts)
+    if (!unchanged(t)) refresh(t, rep, true);
 }
 
 void Server::io_names(WNetwork* net, std::vector<std::string>* inputs, std::vector<std::string>* outputs) {

@@ -56,6 +56,8 @@ struct WTensor {
   uint32_t io_flags;  // kTensorIsInput / kTensorIsOutput
   bool bindable;      // may be moved into shared memory (false for views such as slices)
   WBlock* block;      // the block holding its memory, if any (counted in block->refs)
+  TensorState last;   // what the caller was last told (refresh_network skips unchanged tensors)
+  void* last_ptr;
 };
 
 struct Reply {
@@ -114,6 +116,8 @@ class Server {
   // Report the tensor's state; move its memory into shared memory if it is not there yet
   // (copying the current contents when `preserve`). Caller holds the tensor's lock.
   void refresh(WTensor* t, Reply& rep, bool preserve);
+  // After a forward: refresh only the tensors whose memory or layout changed.
+  bool unchanged(WTensor* t);
   WBlock* bind(WTensor* t, void* current, size_t nbytes, bool preserve, Reply& rep);
   void refresh_network(WNetwork* net, Reply& rep);
 
