@@ -1,12 +1,13 @@
-"""One benchmark process: python measure.py MODEL N_WARMUP N_ITER CONFIG INPUT_MODE.
+"""One side of the benchmark: python measure.py MODEL CONFIG INPUT_MODE WARMUP
 
 Loads MODEL through megenginelite (the official library, or libmegforge_lite when LITE_LIB_PATH
 says so) with CONFIG "default" (Lite's defaults), "record" (comp_node_seq_record_level=1) or
-"inplace" (CPU inplace mode: kernels run on the calling thread), writes the input once, then
-times N_ITER forward + wait calls one by one. INPUT_MODE
-"inplace": input written into the tensor's own memory (zero-copy); "share": the input tensor is
-bound to a numpy array with set_data_by_share (caller memory). Prints JSON: per-forward
-nanoseconds, and the fork layer's bytes copied over the timed forwards."""
+"inplace" (CPU inplace mode: kernels run on the calling thread), writes the input once, runs
+WARMUP forwards and prints "ready". Then, for each line "N" on stdin, times N forward + wait
+calls one by one and prints them as a JSON list of nanoseconds; on "q" prints the fork layer's
+bytes copied during the timed forwards and an output checksum. INPUT_MODE "inplace": the input
+is written into the tensor's own memory (zero-copy); "share": the input tensor is bound to a
+numpy array with set_data_by_share (caller memory)."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ def copied() -> int:
     return int(s.bytes_copied)
 
 
-model, warmup, iters, mode, input_mode = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+model, mode, input_mode, warmup = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 config = LiteConfig()
 if mode == "record":
     config.options.comp_node_seq_record_level = 1
@@ -53,13 +54,17 @@ for _ in range(warmup):
     net.forward()
     net.wait()
 before = copied()
-times = []
 clock = time.perf_counter_ns
-for _ in range(iters):
-    t0 = clock()
-    net.forward()
-    net.wait()
-    times.append(clock() - t0)
-after = copied()
+print("ready", flush=True)
+for line in sys.stdin:
+    if line.strip() == "q":
+        break
+    times = []
+    for _ in range(int(line)):
+        t0 = clock()
+        net.forward()
+        net.wait()
+        times.append(clock() - t0)
+    print(json.dumps(times), flush=True)
 checksum = float(np.asarray(out.get_data_by_share()).astype(np.float64).sum())
-print(json.dumps({"ns": times, "bytes_copied": after - before, "checksum": checksum}))
+print(json.dumps({"bytes_copied": copied() - before, "checksum": checksum}), flush=True)

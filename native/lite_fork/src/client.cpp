@@ -211,7 +211,7 @@ int rpc(Worker* w, const Writer& request, Response* out, const char* api, int fd
     }
     close(sv[1]);
     c.ch.reset(sv[0]);
-    c.ch.set_nonblocking();
+    c.ch.set_timeout_ms(settings().timeout_ms);  // blocking: one recvmsg per answer, no poll
     c.generation = w->generation;
     c.pid = g_pid.load();
     if (!sent) {
@@ -220,12 +220,8 @@ int rpc(Worker* w, const Writer& request, Response* out, const char* api, int fd
       return api_fail(api, w->cause);
     }
   }
-  {
-    std::lock_guard<std::mutex> lock(s.mu);
-    s.stats.calls++;
-  }
   if (!c.ch.send(kFrameRequest, request.data().data(), request.data().size(), fd >= 0 ? &fd : nullptr,
-                 fd >= 0 ? 1 : 0, deadline(), &error)) {
+                 fd >= 0 ? 1 : 0, 0, &error)) {
     c.ch.reset(-1);
     lose_worker(w, api, error == "timed out sending" ? Loss::kTimeout : Loss::kEof);
     return api_fail(api, w->cause);
@@ -234,7 +230,7 @@ int rpc(Worker* w, const Writer& request, Response* out, const char* api, int fd
     uint32_t kind = 0;
     const uint8_t* data = nullptr;
     size_t len = 0;
-    Channel::Result r = c.ch.recv(&kind, &data, &len, deadline(), &error);
+    Channel::Result r = c.ch.recv(&kind, &data, &len, 0, &error);
     if (r != Channel::kOk) {
       c.ch.reset(-1);
       lose_worker(w, api, r == Channel::kTimeout ? Loss::kTimeout : r == Channel::kEof ? Loss::kEof : Loss::kProtocol,
@@ -282,6 +278,7 @@ int rpc(Worker* w, const Writer& request, Response* out, const char* api, int fd
     bool ok = in.ok();
     {
       std::lock_guard<std::mutex> lock(s.mu);
+      s.stats.calls++;
       s.stats.bytes_copied += copied;
       for (uint64_t id : released) {
         auto it = w->blocks.find(id);

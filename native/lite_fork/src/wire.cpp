@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -69,6 +70,7 @@ void Channel::reset(int fd) {
   fds_.clear();
   fd_ = fd;
   nonblocking_ = false;
+  timeouts_ = false;
   begin_ = end_ = 0;
   if (fd < 0) std::vector<uint8_t>().swap(buf_);  // a closed channel keeps no buffer
 }
@@ -77,6 +79,15 @@ void Channel::abandon() {
   fd_ = -1;
   fds_.clear();  // the parent process owns these descriptors too; closing our copies is its business
   begin_ = end_ = 0;
+}
+
+void Channel::set_timeout_ms(int64_t ms) {
+  struct timeval tv;
+  tv.tv_sec = static_cast<time_t>(ms / 1000);
+  tv.tv_usec = static_cast<suseconds_t>((ms % 1000) * 1000);
+  setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  timeouts_ = ms > 0;
 }
 
 void Channel::set_nonblocking() {
@@ -132,6 +143,10 @@ bool Channel::send(uint32_t kind, const void* payload, size_t len, const int* fd
     ssize_t n = sendmsg(fd_, &msg, kSendFlags);
     if (n < 0) {
       if (errno == EINTR) continue;
+      if ((errno == EAGAIN || errno == EWOULDBLOCK) && timeouts_ && !nonblocking_) {
+        *error = "timed out sending";
+        return false;
+      }
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
         int r = wait_ready(fd_, POLLOUT, deadline_ms);
         if (r == 1) continue;
@@ -191,6 +206,11 @@ bool Channel::fill(int64_t deadline_ms, Result* result, std::string* error) {
     ssize_t n = recvmsg(fd_, &msg, kRecvFlags);
     if (n < 0) {
       if (errno == EINTR) continue;
+      if ((errno == EAGAIN || errno == EWOULDBLOCK) && timeouts_ && !nonblocking_) {
+        *result = kTimeout;
+        *error = "timed out";
+        return false;
+      }
       if (errno == EAGAIN || errno == EWOULDBLOCK) continue;
       *result = (errno == ECONNRESET) ? kEof : kError;
       *error = std::string("receive failed: ") + std::strerror(errno);

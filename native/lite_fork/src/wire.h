@@ -132,6 +132,9 @@ class Channel {
   void abandon();
   // Non-blocking sockets honour deadlines in send() as well as recv().
   void set_nonblocking();
+  // Blocking socket whose send() / recv() give up (kTimeout) after ms milliseconds without
+  // progress (SO_SNDTIMEO / SO_RCVTIMEO): no poll() per message. 0: wait forever.
+  void set_timeout_ms(int64_t ms);
 
   // Send one frame; false + *error if the peer is gone or the deadline (0 = none) passes.
   bool send(uint32_t kind, const void* payload, size_t len, const int* fds, int nfds, int64_t deadline_ms,
@@ -149,6 +152,7 @@ class Channel {
 
   int fd_ = -1;
   bool nonblocking_ = false;
+  bool timeouts_ = false;
   std::vector<uint8_t> buf_;
   size_t begin_ = 0, end_ = 0;
   std::deque<int> fds_;
