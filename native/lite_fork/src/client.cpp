@@ -30,7 +30,27 @@ struct Conn {
   pid_t pid = 0;
   Channel ch;
 };
-thread_local Conn t_conn;
+
+// This thread's channel. A plain pointer (no destructor of its own) stays usable even in calls
+// made after the thread's thread_local objects were destroyed (static destructors at exit):
+// those just open a new channel.
+thread_local Conn* t_conn = nullptr;
+
+struct ConnOwner {
+  ~ConnOwner() {
+    delete t_conn;  // closes the channel: the worker thread serving it ends
+    t_conn = nullptr;
+  }
+};
+thread_local ConnOwner t_conn_owner;
+
+Conn& this_thread_conn() {
+  if (!t_conn) {
+    t_conn = new Conn;
+    (void)&t_conn_owner;  // make sure the owner is constructed, hence destroyed at thread exit
+  }
+  return *t_conn;
+}
 
 int64_t deadline() {
   int64_t t = settings().timeout_ms;
@@ -200,7 +220,7 @@ int rpc(Worker* w, const Writer& request, Response* out, const char* api, int fd
   if (!worker_usable(w, api, "object")) return -1;
   State& s = state();
   std::string error;
-  Conn& c = t_conn;
+  Conn& c = this_thread_conn();
   if (c.generation != w->generation || c.pid != g_pid.load() || c.ch.fd() < 0) {
     int sv[2];
     if (!make_socketpair(sv, &error)) return api_fail(api, error);
