@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Dict, Optional
 
@@ -201,6 +202,32 @@ def test_worker_faults_are_reported_and_survived(model):
         assert cause in got["error"], got
         assert "is gone because" in got["again"] and cause in got["again"], got
         assert got["reaped"] and got["new_worker"] and got["recovered"], got
+    assert report["overwrite"] == {"scribbled": True, "same_as_submitted": True}
+
+
+def _gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return state in ("Z", "X")  # a zombie has nothing left running
+
+
+@pytest.mark.needs_megengine
+def test_worker_dies_with_its_caller(model):
+    env = {**os.environ, **ours(True)}
+    proc = subprocess.Popen([sys.executable, str(SCRIPTS / "lite_orphan.py"), model], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        pid = int(proc.stdout.readline())
+        assert pid > 0 and not _gone(pid)
+    finally:
+        proc.kill()  # SIGKILL: no cleanup runs in the caller
+        proc.wait()
+    deadline = time.monotonic() + 20
+    while not _gone(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _gone(pid), f"worker {pid} outlived its caller"
 
 
 @pytest.mark.needs_megengine

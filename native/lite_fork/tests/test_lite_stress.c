@@ -140,6 +140,40 @@ int main(void) {
   CHECK(forward_and_check(net, 6, 5) == 0, "the parent's network still works");
   OK(LITE_destroy_network(net));
 
+#if defined(__linux__)
+  /* A caller that dies without cleaning up takes its worker with it. */
+  int fds_pipe[2];
+  CHECK(pipe(fds_pipe) == 0, "pipe");
+  child = fork();
+  if (child == 0) {
+    LiteNetwork own = loaded_network(kModel);
+    int64_t worker = own ? mgf_lite_fork_worker_pid() : 0;
+    if (write(fds_pipe[1], &worker, sizeof worker) != (ssize_t)sizeof worker) _exit(1);
+    _exit(0);  /* no shutdown, no destroy */
+  }
+  int64_t orphan = 0;
+  CHECK(read(fds_pipe[0], &orphan, sizeof orphan) == (ssize_t)sizeof orphan && orphan > 0, "worker pid of the child");
+  close(fds_pipe[0]);
+  close(fds_pipe[1]);
+  waitpid(child, &status, 0);
+  int gone = 0;
+  for (int i = 0; i < 400 && !gone; ++i) {
+    char path[64], buf[256] = {0};
+    snprintf(path, sizeof path, "/proc/%lld/stat", (long long)orphan);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) {
+      gone = 1;
+      break;
+    }
+    ssize_t len = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    const char* paren = len > 0 ? strrchr(buf, ')') : NULL;
+    gone = paren && (paren[2] == 'Z' || paren[2] == 'X');  /* a zombie runs nothing */
+    if (!gone) usleep(50000);
+  }
+  CHECK(gone, "the worker %lld outlived its caller", (long long)orphan);
+#endif
+
   OK(mgf_lite_fork_shutdown());
   CHECK(waitpid(-1, NULL, WNOHANG) == -1 && errno == ECHILD, "no child process left");
   CHECK(count_children() <= 0, "no child process left (/proc)");
