@@ -87,7 +87,9 @@ def real_library_path() -> Path:
     if spec is None or not spec.origin:
         raise NativeLibraryError("megenginelite is not installed; install MegEngine 1.13 or set MEGFORGE_LITE_REAL_LIB")
     libs = Path(spec.origin).parent / "libs"
-    candidates = sorted(libs.glob(f"lite_real*{_SUFFIX}*")) + sorted(libs.glob(f"liblite*{_SUFFIX}*"))
+    # Python packages name shared objects .so on macOS too.
+    suffixes = sorted({_SUFFIX, ".so"})
+    candidates = [p for prefix in ("lite_real", "liblite") for sfx in suffixes for p in sorted(libs.glob(f"{prefix}*{sfx}*"))]
     for candidate in candidates:
         if candidate.is_file() and not _is_ours(candidate):
             return candidate.resolve()

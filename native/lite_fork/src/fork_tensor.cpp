@@ -1,5 +1,4 @@
-// Fork mode: tensors. Getters answer from the state the worker last reported; memory pointers
-// point into shared memory this process maps, or at caller memory given to the tensor.
+// Fork mode: tensors. Getters answer from the state the worker last reported (no round trip).
 #include <unistd.h>
 
 #include <cstring>
@@ -11,11 +10,7 @@ namespace mgf {
 namespace lite {
 namespace fork {
 
-namespace {
-
-constexpr size_t kMaxDims = LAYOUT_MAX_DIM * 4;
-
-bool lookup(LiteTensor h, const char* api, Worker** w, uint64_t* id) {
+bool lookup_tensor(LiteTensor h, const char* api, Worker** w, uint64_t* id) {
   std::lock_guard<std::mutex> lock(state().mu);
   ClientTensor* t = tensor_of(h, api);
   if (!t) return false;
@@ -25,10 +20,10 @@ bool lookup(LiteTensor h, const char* api, Worker** w, uint64_t* id) {
   return true;
 }
 
-int tensor_call(LiteTensor h, const char* api, uint32_t op, const Writer& args, Response* out = nullptr) {
+int tensor_call(LiteTensor h, const char* api, uint32_t op, const Writer& args, Response* out) {
   Worker* w;
   uint64_t id;
-  if (!lookup(h, api, &w, &id)) return -1;
+  if (!lookup_tensor(h, api, &w, &id)) return -1;
   Writer req;
   req.u32(op);
   req.u64(id);
@@ -36,6 +31,24 @@ int tensor_call(LiteTensor h, const char* api, uint32_t op, const Writer& args, 
   Response local;
   return rpc(w, req, out ? out : &local, api);
 }
+
+ClientTensor* tensor_of(LiteTensor h, const char* api) {
+  if (!h) {
+    api_fail(api, "The tensor pass to LITE c_api is null");
+    return nullptr;
+  }
+  ClientTensor* t = static_cast<ClientTensor*>(h);
+  if (!state().tensors.count(t)) {
+    api_fail(api, format("%p is not a live LiteTensor of this library", h));
+    return nullptr;
+  }
+  return t;
+}
+
+
+namespace {
+
+constexpr size_t kMaxDims = LAYOUT_MAX_DIM * 4;
 
 // A new standalone tensor from an answer carrying its id (slice, concat, make).
 int adopt(Worker* w, Response& r, const char* api, LiteTensor* out) {
@@ -56,54 +69,7 @@ LiteLayout layout_now(LiteTensor h) {
 
 ClientTensor* client(LiteTensor h) { return static_cast<ClientTensor*>(h); }
 
-// Bind a tensor to memory: zero-copy if the memory is a block we share with the worker, else to
-// a private shared copy of caller memory (synchronised around the calls that use it).
-int reset(LiteTensor h, const char* api, void* data, size_t len, const LiteLayout* layout) {
-  if (!need(data, api, "prepared_data")) return -1;
-  Worker* w;
-  uint64_t id;
-  if (!lookup(h, api, &w, &id)) return -1;
-  uint64_t offset = 0, block;
-  {
-    std::lock_guard<std::mutex> lock(state().mu);
-    block = block_containing(w, data, len, &offset);
-  }
-  Writer req;
-  req.u32(block ? kOpResetShared : kOpResetUser);
-  req.u64(id);
-  req.u32(layout ? 1 : 0);
-  LiteLayout zero;
-  std::memset(&zero, 0, sizeof zero);
-  req.pod(layout ? *layout : zero);
-  if (block) {
-    req.u64(block);
-    req.u64(offset);
-  }
-  req.u64(len);
-  Response r;
-  if (rpc(w, req, &r, api) != 0) return -1;
-  std::lock_guard<std::mutex> lock(state().mu);
-  ClientTensor* t = tensor_of(h, api);
-  if (!t) return -1;
-  t->user_ptr = block ? nullptr : data;
-  t->user_len = block ? 0 : len;
-  return 0;
-}
-
 }  // namespace
-
-ClientTensor* tensor_of(LiteTensor h, const char* api) {
-  if (!h) {
-    api_fail(api, "The tensor pass to LITE c_api is null");
-    return nullptr;
-  }
-  ClientTensor* t = static_cast<ClientTensor*>(h);
-  if (!state().tensors.count(t)) {
-    api_fail(api, format("%p is not a live LiteTensor of this library", h));
-    return nullptr;
-  }
-  return t;
-}
 
 int LITE_make_tensor(const LiteTensorDesc desc, LiteTensor* tensor) {
   const char* api = "LITE_make_tensor";
@@ -169,17 +135,6 @@ int LITE_set_tensor_layout(LiteTensor tensor, const LiteLayout layout) {
   return 0;
 }
 
-int LITE_reset_tensor_memory(LiteTensor tensor, void* data, size_t length) {
-  return reset(tensor, "LITE_reset_tensor_memory", data, length, nullptr);
-}
-
-int LITE_reset_tensor(LiteTensor tensor, const LiteLayout layout, void* data) {
-  const char* api = "LITE_reset_tensor";
-  size_t len = layout_bytes(layout);
-  if (!len) return api_fail(api, "the layout is empty or has an unsupported data type");
-  return reset(tensor, api, data, len, &layout);
-}
-
 int LITE_tensor_reshape(LiteTensor tensor, const int* shape, int size) {
   const char* api = "LITE_tensor_reshape";
   if (!need(shape, api, "shape")) return -1;
@@ -197,7 +152,7 @@ int LITE_tensor_slice(const LiteTensor tensor, const size_t* start, const size_t
   if (size > kMaxDims) return api_fail(api, format("size %zu is out of range", size));
   Worker* w;
   uint64_t id;
-  if (!lookup(tensor, api, &w, &id)) return -1;
+  if (!lookup_tensor(tensor, api, &w, &id)) return -1;
   sync_in(client(tensor));
   Writer req;
   req.u32(kOpSlice);
@@ -225,7 +180,7 @@ int LITE_tensor_copy(LiteTensor dst, const LiteTensor src) {
   const char* api = "LITE_tensor_copy";
   Worker *wd, *ws;
   uint64_t d, s;
-  if (!lookup(dst, api, &wd, &d) || !lookup(src, api, &ws, &s)) return -1;
+  if (!lookup_tensor(dst, api, &wd, &d) || !lookup_tensor(src, api, &ws, &s)) return -1;
   if (wd != ws) return api_fail(api, "the two tensors live in different workers");
   sync_in(client(src));
   LiteLayout before = layout_now(dst);
@@ -243,7 +198,7 @@ int LITE_tensor_share_memory_with(LiteTensor dst, const LiteTensor src) {
   const char* api = "LITE_tensor_share_memory_with";
   Worker *wd, *ws;
   uint64_t d, s;
-  if (!lookup(dst, api, &wd, &d) || !lookup(src, api, &ws, &s)) return -1;
+  if (!lookup_tensor(dst, api, &wd, &d) || !lookup_tensor(src, api, &ws, &s)) return -1;
   if (wd != ws) return api_fail(api, "the two tensors live in different workers");
   sync_in(client(src));
   Writer req;
@@ -258,70 +213,6 @@ int LITE_tensor_share_memory_with(LiteTensor dst, const LiteTensor src) {
     td->user_ptr = ts->user_ptr;
     td->user_len = ts->user_len;
   }
-  return 0;
-}
-
-int LITE_get_tensor_memory(const LiteTensor tensor, void** data) {
-  const char* api = "LITE_get_tensor_memory";
-  if (!need(data, api, "data")) return -1;
-  {
-    std::lock_guard<std::mutex> lock(state().mu);
-    ClientTensor* t = tensor_of(tensor, api);
-    if (!t) return -1;
-    if (t->user_ptr) {
-      *data = t->user_ptr;
-      return 0;
-    }
-    if (uint8_t* p = shared_address(t)) {
-      *data = p;
-      return 0;
-    }
-  }
-  // Not in shared memory: ask, to report the library's own answer (an error, or NULL).
-  Response r;
-  if (tensor_call(tensor, api, kOpGetMemory, Writer(), &r) != 0) return -1;
-  uint32_t kind = r.results.u32();
-  uint64_t block = r.results.u64(), offset = r.results.u64();
-  std::lock_guard<std::mutex> lock(state().mu);
-  ClientTensor* t = tensor_of(tensor, api);
-  if (!t) return -1;
-  auto it = t->worker->blocks.find(block);
-  if (kind == 0) {
-    *data = nullptr;
-  } else if (kind == 1 && it != t->worker->blocks.end() && offset < it->second.size) {
-    *data = it->second.base + offset;
-  } else {
-    return api_fail(api, "the memory of this tensor is not host memory shared with the worker (a device "
-                         "tensor, or a view of one); copy it into a CPU tensor with LITE_tensor_copy first");
-  }
-  return 0;
-}
-
-int LITE_get_tensor_memory_with_index(const LiteTensor tensor, const size_t* index, size_t size, void** data) {
-  const char* api = "LITE_get_tensor_memory_with_index";
-  if (!need(index, api, "index") || !need(data, api, "data")) return -1;
-  if (size > kMaxDims) return api_fail(api, format("size %zu is out of range", size));
-  Writer a;
-  a.u64(size);
-  for (size_t i = 0; i < size; ++i) a.u64(index[i]);
-  Response r;
-  if (tensor_call(tensor, api, kOpMemoryWithIndex, a, &r) != 0) return -1;
-  uint32_t kind = r.results.u32();
-  uint64_t block = r.results.u64(), offset = r.results.u64();
-  std::lock_guard<std::mutex> lock(state().mu);
-  ClientTensor* t = tensor_of(tensor, api);
-  if (!t) return -1;
-  auto it = t->worker->blocks.find(block);
-  if (kind == 0) {
-    *data = nullptr;
-    return 0;
-  }
-  if (kind != 1 || it == t->worker->blocks.end() || offset >= it->second.size)
-    return api_fail(api, "the memory of this tensor is not host memory shared with the worker");
-  if (t->user_ptr && block == t->block_ref && offset >= t->state.offset && offset - t->state.offset < t->user_len)
-    *data = static_cast<uint8_t*>(t->user_ptr) + (offset - t->state.offset);
-  else
-    *data = it->second.base + offset;
   return 0;
 }
 
@@ -361,7 +252,7 @@ int LITE_tensor_concat(LiteTensor* tensors, int nr_tensor, int dim, LiteDeviceTy
   for (int i = 0; i < nr_tensor; ++i) {
     Worker* wi;
     uint64_t id;
-    if (!lookup(tensors[i], api, &wi, &id)) return -1;
+    if (!lookup_tensor(tensors[i], api, &wi, &id)) return -1;
     if (w && wi != w) return api_fail(api, "the tensors live in different workers");
     w = wi;
     ids.push_back(id);

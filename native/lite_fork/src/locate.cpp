@@ -57,7 +57,9 @@ std::string glob_liblite(const std::string& dir, const std::string& self) {
   std::vector<std::string> names;
   while (struct dirent* e = readdir(d)) {
     std::string n = e->d_name;
-    if (n.compare(0, 7, "liblite") == 0 && n.find(kSharedSuffix) != std::string::npos) names.push_back(n);
+    // Python packages name shared objects .so on macOS too (liblite_shared_whl.cpython-310-darwin.so).
+    bool shared = n.find(kSharedSuffix) != std::string::npos || n.find(".so") != std::string::npos;
+    if (n.compare(0, 7, "liblite") == 0 && shared) names.push_back(n);
   }
   closedir(d);
   std::sort(names.begin(), names.end());
@@ -83,7 +85,7 @@ std::string find_real_library(std::string* searched) {
   std::string real_name = std::string("lite_real") + kSharedSuffix;
   std::string libs = here + "/../../megenginelite/libs";
   *searched = here + "/" + real_name + ", " + libs + "/" + real_name + ", " + libs + "/liblite*" + kSharedSuffix;
-  for (const std::string& p : {here + "/" + real_name, libs + "/" + real_name}) {
+  for (const std::string& p : {here + "/" + real_name, libs + "/" + real_name, here + "/lite_real.so", libs + "/lite_real.so"}) {
     if (is_file(p)) return p;
   }
   return glob_liblite(libs, self);
