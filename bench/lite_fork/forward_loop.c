@@ -1,8 +1,9 @@
 /* The C side of the benchmark: the LITE C API called directly, no Python in between.
  *   forward_loop LIBRARY MODEL CONFIG WARMUP
  * LIBRARY is dlopen'ed: the official liblite_shared (in-process) or libmegforge_lite (fork mode
- * when LITE_FORK_MODE=1). Same line protocol as measure.py: "ready", then per line "N" a JSON list
- * of N forward + wait times in ns, and on "q" {"bytes_copied": ..., "checksum": ...}. */
+ * when LITE_FORK_MODE=1). Same line protocol as measure.py: "ready", then per line "N [W [GAP_MS]]"
+ * W untimed forwards and a JSON list of N forward + wait times in ns (GAP_MS of sleep before each),
+ * and on "q" {"bytes_copied": ..., "checksum": ...}. */
 #include <dlfcn.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -69,9 +70,17 @@ int main(int argc, char** argv) {
   char line[64];
   long long* t = NULL;
   while (fgets(line, sizeof line, stdin) && line[0] != 'q') {
-    int n = atoi(line);
+    int n = 0, warm = 0;
+    double gap_ms = 0;
+    sscanf(line, "%d %d %lf", &n, &warm, &gap_ms);
+    for (int i = 0; i < warm; ++i)
+      if (LITE_forward(net) || LITE_wait(net)) return fprintf(stderr, "%s\n", LITE_get_last_error()), 1;
     t = (long long*)realloc(t, sizeof *t * (size_t)(n > 0 ? n : 1));
     for (int i = 0; i < n; ++i) {
+      if (gap_ms > 0) {
+        struct timespec ts = {(time_t)(gap_ms / 1000), (long)((gap_ms - 1000 * (time_t)(gap_ms / 1000)) * 1e6)};
+        nanosleep(&ts, NULL);
+      }
       long long a = now_ns();
       if (LITE_forward(net) || LITE_wait(net)) return fprintf(stderr, "%s\n", LITE_get_last_error()), 1;
       t[i] = now_ns() - a;

@@ -3,8 +3,9 @@
 Loads MODEL through megenginelite (the official library, or libmegforge_lite when LITE_LIB_PATH
 says so) with CONFIG "default" (Lite's defaults), "record" (comp_node_seq_record_level=1) or
 "inplace" (CPU inplace mode: kernels run on the calling thread), writes the input once, runs
-WARMUP forwards and prints "ready". Then, for each line "N" on stdin, times N forward + wait
-calls one by one and prints them as a JSON list of nanoseconds; on "q" prints the fork layer's
+WARMUP forwards and prints "ready". Then, for each line "N [W [GAP_MS]]" on stdin, runs W
+untimed forwards, then times N forward + wait calls one by one (sleeping GAP_MS before each) and
+prints them as a JSON list of nanoseconds; on "q" prints the fork layer's
 bytes copied during the timed forwards and an output checksum. INPUT_MODE "inplace": the input
 is written into the tensor's own memory (zero-copy); "share": the input tensor is bound to a
 numpy array with set_data_by_share (caller memory)."""
@@ -59,8 +60,15 @@ print("ready", flush=True)
 for line in sys.stdin:
     if line.strip() == "q":
         break
+    fields = line.split()
+    n, warm, gap = int(fields[0]), int(fields[1]) if len(fields) > 1 else 0, float(fields[2]) / 1e3 if len(fields) > 2 else 0.0
+    for _ in range(warm):
+        net.forward()
+        net.wait()
     times = []
-    for _ in range(int(line)):
+    for _ in range(n):
+        if gap:
+            time.sleep(gap)
         t0 = clock()
         net.forward()
         net.wait()
