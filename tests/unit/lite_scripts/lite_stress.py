@@ -11,6 +11,7 @@ import json
 import os
 import sys
 import threading
+import time
 
 import numpy as np
 from megenginelite import LiteNetwork
@@ -84,6 +85,11 @@ for t in threads:
     t.start()
 for t in threads:
     t.join()
+# Thread.join returns once the Python thread is done, a moment before the OS thread exits and
+# its thread-local channel to the worker is closed: give the teardown a moment.
+deadline = time.monotonic() + 5
+while snapshot() != before and time.monotonic() < deadline:
+    time.sleep(0.01)
 print(json.dumps({"before": before, "after": after, "wrong_cycles": wrong, "thread_errors": errors,
                   "same_worker": lib.mgf_lite_fork_worker_pid() == pid, "stats": stats(),
                   "after_threads": snapshot()}))
