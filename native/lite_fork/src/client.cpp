@@ -52,6 +52,8 @@ Conn& this_thread_conn() {
   return *t_conn;
 }
 
+constexpr int64_t kStartTimeoutMs = 120000;
+
 int64_t deadline() {
   int64_t t = settings().timeout_ms;
   return t > 0 ? monotonic_ms() + t : 0;
@@ -117,7 +119,9 @@ Worker* start_worker(std::string* error) {
   const uint8_t* data = nullptr;
   size_t len = 0;
   std::string why;
-  Channel::Result r = w->control.recv(&kind, &data, &len, deadline(), &why);
+  // Starting (loading MegEngine) gets LITE_FORK_TIMEOUT_MS, or 2 minutes when that is unset.
+  int64_t start_ms = settings().timeout_ms > 0 ? settings().timeout_ms : kStartTimeoutMs;
+  Channel::Result r = w->control.recv(&kind, &data, &len, monotonic_ms() + start_ms, &why);
   Reader in(data, len);
   uint32_t proto = r == Channel::kOk ? in.u32() : 0;
   int ok = in.i32();
@@ -129,7 +133,7 @@ Worker* start_worker(std::string* error) {
     if (r == Channel::kOk && kind == kFrameHello && in.ok() && !ok) {
       *error = message;
     } else if (r == Channel::kTimeout) {
-      *error = format("the worker did not start within LITE_FORK_TIMEOUT_MS=%lld ms", static_cast<long long>(settings().timeout_ms));
+      *error = format("the worker did not start within %lld ms", static_cast<long long>(start_ms));
     } else {
       *error = "the worker failed to start";
     }

@@ -11,7 +11,8 @@
  * Environment read at load:
  *   LITE_FORK_TIMEOUT_MS    fork mode: a worker that does not answer a call within this many
  *                           milliseconds is killed and the call fails ("timeout"). Unset or 0:
- *                           no limit (a crash is still detected at once).
+ *                           no limit (a crash is still detected at once; starting a worker is
+ *                           limited to 2 minutes).
  * Environment read when a worker starts / when the real library is first needed:
  *   MEGFORGE_LITE_REAL_LIB  path of the official library. Otherwise, in this order: lite_real.so
  *                           (.dylib) beside libmegforge_lite; ../../megenginelite/libs/lite_real.so
