@@ -79,3 +79,7 @@ class MegforgeConan(ConanFile):
             deconv.defines = ["MGF_DECONV_STATIC"]
             if self.settings.os == "Linux":
                 deconv.system_libs = ["pthread", "m"]
+        # The drop-in LITE C library (always shared; megforge_lite_worker is installed beside it).
+        lite = self.cpp_info.components["lite"]
+        lite.set_property("cmake_target_name", "megforge::lite")
+        lite.libs = ["megforge_lite"]

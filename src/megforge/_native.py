@@ -1,8 +1,9 @@
 """Locate and load megforge's native shared libraries with ctypes.
 
 Libraries live in ``megforge/_lib/`` inside the wheel. ``MEGFORGE_LIB_DIR`` overrides the
-directory (tests against a CMake build tree). ``ctypes.CDLL`` releases the GIL for the
-duration of every foreign call, so native compute never blocks other Python threads.
+directory (tests against a CMake build tree; several directories separated by ``os.pathsep``).
+``ctypes.CDLL`` releases the GIL for the duration of every foreign call, so native compute never
+blocks other Python threads.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ def lib_dirs() -> list[Path]:
     dirs = []
     override = os.environ.get("MEGFORGE_LIB_DIR")
     if override:
-        dirs.append(Path(override))
+        dirs.extend(Path(d) for d in override.split(os.pathsep) if d)
     dirs.append(Path(__file__).resolve().parent / "_lib")
     return dirs
 

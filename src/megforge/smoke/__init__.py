@@ -30,6 +30,8 @@ class Check:
 CHECKS: Dict[str, Check] = {
     "deconv": Check("checks:deconv", (), "native deconvolution vs a numpy reference, both layouts"),
     "cli": Check("checks:cli", (), "the megforge console entry point"),
+    "lite": Check("lite_checks:worker", (), "the drop-in LITE library loads and its fork-mode worker starts"),
+    "lite-fork": Check("lite_checks:fork_mode", ("megengine",), "a megenginelite forward in fork mode = in-process"),
     "megengine-install": Check("megengine_checks:install", ("megengine",), "patched metadata, version, import"),
     "megengine-output-padding": Check("megengine_checks:conv_transpose2d_output_padding", ("megengine",),
                                       "conv_transpose2d output_padding fix"),

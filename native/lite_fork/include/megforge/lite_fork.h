@@ -1,0 +1,74 @@
+/*
+ * megforge/lite_fork.h - megforge's additions to its drop-in Lite library (libmegforge_lite).
+ *
+ * Modes, decided once when the library is loaded (no API call changes them):
+ *   LITE_FORK_MODE unset, "" or "0"  in-process: every LITE_* call is forwarded to the official
+ *                                     Lite library, dlopen'ed on first use (never linked).
+ *   LITE_FORK_MODE=1                  fork mode: models run in a worker process
+ *                                     (megforge_lite_worker, found beside this library).
+ *   anything else                     every LITE_* call fails, naming the bad value.
+ *
+ * Environment read at load:
+ *   LITE_FORK_TIMEOUT_MS    fork mode: a worker that does not answer a call within this many
+ *                           milliseconds is killed and the call fails ("timeout"). Unset or 0:
+ *                           no limit (a crash is still detected at once; starting a worker is
+ *                           limited to 2 minutes).
+ * Environment read when a worker starts / when the real library is first needed:
+ *   MEGFORGE_LITE_REAL_LIB  path of the official library. Otherwise, in this order: lite_real.so
+ *                           (.dylib) beside libmegforge_lite; ../../megenginelite/libs/lite_real.so
+ *                           and ../../megenginelite/libs/liblite*.so relative to it (a megforge
+ *                           wheel installed next to MegEngine's in one site-packages).
+ *   MEGFORGE_LITE_WORKER    path of the worker executable (default: beside libmegforge_lite).
+ *   MEGFORGE_LITE_WORKER_WRAPPER  command prefix for the worker, split on spaces (e.g. an
+ *                           emulator "qemu-aarch64 -L /usr/aarch64-linux-gnu", or valgrind).
+ *   MEGFORGE_LITE_FORK_TEST_HOOK  fault injection for tests, read by the worker:
+ *                           "<call>=<action>[@N]" with call in {forward, load} and action in
+ *                           {sigkill, sigsegv, hang, delay:<ms>}; fires on the N-th call (default 1).
+ */
+#ifndef MEGFORGE_LITE_FORK_H
+#define MEGFORGE_LITE_FORK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "megforge/lite_c.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MGF_LITE_FORK_VERSION_MAJOR 0
+#define MGF_LITE_FORK_VERSION_MINOR 1
+#define MGF_LITE_FORK_VERSION_PATCH 0
+
+/* 0 in-process pass-through, 1 fork mode, -1 LITE_FORK_MODE (or LITE_FORK_TIMEOUT_MS) is invalid. */
+MGF_LITE_API int mgf_lite_fork_mode(void);
+
+/* Counters since load (fork mode; all zero in-process). Tensor data copied by the fork layer
+ * itself is counted in bytes_copied: caller memory given to LITE_reset_tensor_memory (copied
+ * into / out of shared memory around the calls that read / write it), outputs whose shape
+ * changed (copied once into shared memory), concat results. Zero-copy paths add nothing. */
+typedef struct mgf_lite_fork_stats {
+  uint64_t calls;            /* round trips to a worker */
+  uint64_t forwards;         /* successful LITE_forward calls */
+  uint64_t bytes_copied;     /* tensor data copied by the fork layer, both processes */
+  uint64_t workers_started;
+  uint64_t workers_lost;     /* crashed, killed after a timeout, or unreachable */
+  uint64_t shm_blocks_mapped; /* shared-memory blocks currently mapped in this process */
+} mgf_lite_fork_stats;
+
+/* Fill *stats (size = sizeof(mgf_lite_fork_stats)); returns 0, or -1 for a NULL / wrong size. */
+MGF_LITE_API int mgf_lite_fork_get_stats(mgf_lite_fork_stats* stats, size_t size);
+
+/* Process id of the running worker, 0 if none. */
+MGF_LITE_API int64_t mgf_lite_fork_worker_pid(void);
+
+/* Stop the running worker (if any) and wait for it: every network and tensor it served fails
+ * afterwards (destroying them still succeeds); the next call that needs a worker starts one. */
+MGF_LITE_API int mgf_lite_fork_shutdown(void);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* MEGFORGE_LITE_FORK_H */

@@ -1,0 +1,32 @@
+// Starting and reaping the worker process.
+//
+// The worker is started with posix_spawn (vfork + exec inside libc): safe from a
+// multi-threaded caller (no atfork handlers, nothing but exec runs in the child), available on
+// Linux and macOS, and the worker begins with a fresh address space instead of a copy of the
+// caller's (possibly corrupted) heap. Its only inherited descriptors are stdout/stderr, stdin
+// from /dev/null, and its end of the control socket as fd 3.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+
+namespace mgf {
+namespace lite {
+
+constexpr int kWorkerControlFd = 3;
+
+// Spawn `worker` (prefixed by MEGFORGE_LITE_WORKER_WRAPPER, if set) serving the Lite library at
+// `real_lib`; on success *pid and *control (our end of the control socket, close-on-exec).
+bool spawn_worker(const std::string& worker, const std::string& real_lib, pid_t* pid, int* control,
+                  std::string* error);
+
+// Wait up to wait_ms (-1: no limit) for pid to exit; true + *status once reaped.
+bool reap(pid_t pid, int wait_ms, int* status);
+
+// "was killed by signal 11 (SIGSEGV)" / "exited with status 3".
+std::string describe_exit(int status);
+const char* signal_name(int sig);
+
+}  // namespace lite
+}  // namespace mgf

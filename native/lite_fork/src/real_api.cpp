@@ -1,0 +1,55 @@
+#include "real_api.h"
+
+#include <dlfcn.h>
+
+#include "compat/glibc_compat.h"
+
+namespace mgf {
+namespace lite {
+
+std::string RealLite::missing(const char* name) const {
+  return std::string(name) + " is not provided by the Lite library at " + path;
+}
+
+std::string RealLite::error_message() const {
+  if (!LITE_get_last_error) return std::string();
+  const char* msg = LITE_get_last_error();
+  return msg ? std::string(msg) : std::string();
+}
+
+bool open_real_lite(const std::string& path, RealLite* out, std::string* error) {
+  void* h = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!h) {
+    const char* why = dlerror();
+    *error = "cannot load the Lite library " + path + ": " + (why ? why : "unknown dlopen error");
+    return false;
+  }
+  if (dlsym(h, "mgf_lite_fork_mode")) {
+    dlclose(h);
+    *error = path + " is megforge's drop-in Lite library, not the official one; point "
+             "MEGFORGE_LITE_REAL_LIB at MegEngine's liblite_shared library";
+    return false;
+  }
+  RealLite r;
+  r.handle = h;
+  r.path = path;
+#define MGF_REAL_RESOLVE(name, params, args) \
+  r.name = reinterpret_cast<decltype(r.name)>(dlsym(h, #name));
+  MGF_LITE_INT_API(MGF_REAL_RESOLVE)
+  MGF_REAL_RESOLVE(LITE_get_last_error, , )
+  MGF_REAL_RESOLVE(LITE_get_last_error_code, , )
+  MGF_REAL_RESOLVE(LITE_clear_last_error, , )
+  MGF_REAL_RESOLVE(default_config, , )
+  MGF_REAL_RESOLVE(default_network_io, , )
+#undef MGF_REAL_RESOLVE
+  if (!r.LITE_make_network && !r.LITE_make_tensor && !r.LITE_get_version) {
+    dlclose(h);
+    *error = path + " exports no LITE_* functions: not a Lite library";
+    return false;
+  }
+  *out = r;
+  return true;
+}
+
+}  // namespace lite
+}  // namespace mgf

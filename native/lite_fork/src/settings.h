@@ -1,0 +1,26 @@
+// LITE_FORK_MODE and LITE_FORK_TIMEOUT_MS, read once when the library is loaded.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace mgf {
+namespace lite {
+
+enum class Mode { kInvalid = -1, kPassThrough = 0, kFork = 1 };
+
+struct Settings {
+  Mode mode = Mode::kPassThrough;
+  int64_t timeout_ms = 0;  // 0: no limit
+  std::string error;       // why mode is kInvalid
+};
+
+// Parsed from the environment by a load-time constructor; never changes afterwards.
+const Settings& settings();
+
+// Parse helpers (exposed for tests of the parser).
+bool parse_mode(const char* value, Mode* mode);
+bool parse_timeout_ms(const char* value, int64_t* ms);
+
+}  // namespace lite
+}  // namespace mgf

@@ -1,0 +1,73 @@
+"""Smoke checks of the drop-in LITE library (megforge.lite) from an installed wheel."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+# Run by the checks below in a subprocess: the library reads LITE_FORK_MODE when it is loaded.
+_FORWARD = r"""
+import json, sys
+import numpy as np
+from megenginelite import LiteNetwork
+net = LiteNetwork()
+net.load(sys.argv[1])
+x = np.arange(2 * 3 * 5 * 5, dtype=np.float32).reshape(2, 3, 5, 5) / 50
+net.get_io_tensor("data").set_data_by_copy(x)
+net.forward()
+net.wait()
+print(json.dumps(net.get_io_tensor("out").to_numpy().tolist()))
+"""
+
+
+def worker() -> str:
+    """The library loads, and its worker executable starts on this platform (dependencies resolve)."""
+    from megforge import lite
+
+    path = lite.worker_path()
+    proc = subprocess.run([str(path)], capture_output=True, text=True, timeout=60)
+    if proc.returncode != 2 or "started by libmegforge_lite" not in proc.stderr:
+        raise AssertionError(f"{path} exited with {proc.returncode}: {proc.stderr.strip()}")
+    if lite.stats().mode != 0:
+        raise AssertionError("LITE_FORK_MODE is unset, yet the library is not in pass-through mode")
+    return f"{lite.library_path().name} + {path.name}"
+
+
+def fork_mode() -> str:
+    """A megenginelite program gives the same output with LITE_FORK_MODE=1 as in-process."""
+    import megengine as mge
+    import megengine.functional as F
+    import megengine.module as M
+    from megengine.jit import trace
+
+    from megforge import lite
+
+    mge.random.seed(0)
+    conv = M.Conv2d(3, 4, 3, padding=1)
+    conv.eval()
+
+    @trace(symbolic=True, capture_as_const=True)
+    def infer(x):
+        return F.relu(conv(x))
+
+    infer(mge.tensor(np.zeros((2, 3, 5, 5), np.float32)))
+    with tempfile.TemporaryDirectory() as tmp:
+        model = Path(tmp) / "conv.mge"
+        infer.dump(str(model), arg_names=["data"], output_names=["out"])
+        outputs = []
+        for env in ({}, lite.environment(fork=True, timeout_ms=120000)):
+            full = {k: v for k, v in os.environ.items() if not k.startswith("LITE_")}
+            proc = subprocess.run([sys.executable, "-c", _FORWARD, str(model)], env={**full, **env},
+                                  capture_output=True, text=True, timeout=300)
+            if proc.returncode != 0:
+                raise AssertionError(f"forward failed ({env.get('LITE_FORK_MODE', 'official')}): {proc.stderr[-2000:]}")
+            outputs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    if outputs[0] != outputs[1]:
+        raise AssertionError("fork mode output differs from the official library's")
+    return "fork-mode output identical to in-process"

@@ -1,0 +1,256 @@
+"""megforge.lite: the drop-in LITE library, in-process and in fork mode.
+
+LITE_FORK_MODE is read once, when the library is loaded, so every configuration runs in its own
+subprocess (scripts in lite_scripts/). Tests marked needs_megengine use MegEngine's own Lite
+library and models dumped by MegEngine here; the others need only the built library. The IPC
+layer is also tested in C against a fake Lite library (native/lite_fork/tests, ctest).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Dict, Optional
+
+import numpy as np
+import pytest
+
+import megforge.lite as lite
+from megforge.errors import InvalidArgumentError, NativeLibraryError
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPTS = Path(__file__).resolve().parent / "lite_scripts"
+NON_INT = {"LITE_get_last_error", "LITE_get_last_error_code", "LITE_clear_last_error"}
+
+
+def api_names() -> set:
+    """The 85 LITE_* functions, from the list that drives the library's exports."""
+    text = (ROOT / "native" / "lite_fork" / "src" / "api_list.h").read_text()
+    return set(re.findall(r"\bX\((LITE_\w+),", text)) | NON_INT
+
+
+def run(script: str, *args: str, env: Optional[Dict[str, str]] = None, timeout: float = 240) -> str:
+    """Run a lite_scripts/ script with this Python; return its stdout, fail with its stderr."""
+    full = dict(os.environ)
+    for key in ("LITE_LIB_PATH", "LITE_FORK_MODE", "LITE_FORK_TIMEOUT_MS", "MEGFORGE_LITE_FORK_TEST_HOOK"):
+        full.pop(key, None)
+    full.update(env or {})
+    proc = subprocess.run([sys.executable, str(SCRIPTS / script), *args], env=full, capture_output=True, text=True,
+                          timeout=timeout)
+    assert proc.returncode == 0, f"{script} exited with {proc.returncode}:\n{proc.stderr[-3000:]}"
+    return proc.stdout
+
+
+def ctypes_snippet(code: str, env: Dict[str, str]) -> str:
+    """Run Python code with `lib` = our library loaded under env; return stdout."""
+    prologue = ("import ctypes, os\nlib = ctypes.CDLL(os.environ['LITE_LIB_PATH'])\n"
+                "lib.LITE_get_last_error.restype = ctypes.c_char_p\n")
+    full = {**os.environ, "LITE_LIB_PATH": str(lite.library_path()), **env}
+    proc = subprocess.run([sys.executable, "-c", prologue + code], env=full, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+# ---- the library itself ------------------------------------------------------------------------
+
+
+def test_library_and_worker_are_installed():
+    assert lite.library_path().is_file()
+    assert os.access(lite.worker_path(), os.X_OK)
+    assert lite._is_ours(lite.library_path())
+    assert lite.stats().mode == 0  # this process did not ask for fork mode
+
+
+def test_exports_every_lite_function():
+    names = api_names()
+    assert len(names) == 85
+    out = ctypes_snippet(f"print(sorted(n for n in {sorted(names)!r} if not hasattr(lib, n)))", {})
+    assert out.strip() == "[]"
+
+
+def test_c_error_test_covers_every_function():
+    # native/lite_fork/tests/test_lite_errors.c drives each function onto an error path.
+    text = (ROOT / "native" / "lite_fork" / "tests" / "test_lite_errors.c").read_text()
+    assert api_names() - set(re.findall(r"\b(LITE_\w+)\(", text)) == set()
+
+
+@pytest.mark.parametrize("name, value", [("LITE_FORK_MODE", "yes"), ("LITE_FORK_TIMEOUT_MS", "soon")])
+def test_invalid_settings_fail_every_call(name, value):
+    env = {"LITE_FORK_MODE": "1", name: value}
+    out = ctypes_snippet("n = ctypes.c_void_p()\nprint(lib.LITE_make_default_network(ctypes.byref(n)), "
+                         "lib.mgf_lite_fork_mode(), lib.LITE_get_last_error().decode())", env)
+    rc, mode, message = out.strip().split(" ", 2)
+    assert (rc, mode) == ("-1", "-1")
+    assert f"{name}='{value}' is invalid" in message
+
+
+def test_fork_mode_names_a_missing_official_library():
+    env = {"LITE_FORK_MODE": "1", "MEGFORGE_LITE_REAL_LIB": "/nonexistent/liblite.so"}
+    out = ctypes_snippet("n = ctypes.c_void_p()\nprint(lib.LITE_make_default_network(ctypes.byref(n)), "
+                         "lib.LITE_get_last_error().decode())", env)
+    assert out.startswith("-1 LITE_make_default_network: cannot find MegEngine's Lite library")
+    assert "MEGFORGE_LITE_REAL_LIB=/nonexistent/liblite.so" in out
+
+
+def test_environment_checks_its_arguments(monkeypatch):
+    with pytest.raises(InvalidArgumentError, match="timeout_ms"):
+        lite.environment(timeout_ms=-5)
+    monkeypatch.setenv("MEGFORGE_LITE_REAL_LIB", "/nonexistent/liblite.so")
+    with pytest.raises(NativeLibraryError, match="MEGFORGE_LITE_REAL_LIB=/nonexistent"):
+        lite.real_library_path()
+
+
+# ---- with MegEngine's Lite library -------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def model(tmp_path_factory) -> str:
+    """A conv net with three inputs (float32 data and bias, uint8 mask) and two outputs, dumped
+    by MegEngine with seeded weights; input shapes may change between forwards."""
+    import megengine as mge
+    import megengine.functional as F
+    import megengine.module as M
+    from megengine.jit import trace
+
+    class Net(M.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = M.Conv2d(3, 8, 3, padding=1)
+            self.conv2 = M.Conv2d(8, 8, 3, padding=1, groups=2)
+            self.fc = M.Linear(8, 4)
+
+        def forward(self, data, bias, mask):
+            h = F.relu(self.conv1(data)) * mask.astype("float32")  # (N, 8, H, W)
+            h = F.relu(self.conv2(h))
+            return self.fc(F.mean(h, axis=(2, 3))) + bias, h  # (N, 4), (N, 8, H, W)
+
+    mge.random.seed(0)
+    net = Net()
+    net.eval()
+
+    @trace(symbolic=True, capture_as_const=True)
+    def infer(data, bias, mask):
+        return net(data, bias, mask)
+
+    infer(mge.tensor(np.zeros((1, 3, 8, 8), "float32")), mge.tensor(np.zeros((1, 4), "float32")),
+          mge.tensor(np.ones((1, 1, 8, 8), "uint8")))
+    path = tmp_path_factory.mktemp("lite") / "multi_io.mge"
+    infer.dump(str(path), arg_names=["data", "bias", "mask"], output_names=["logits", "feat"],
+               optimize_for_inference=False)
+    return str(path)
+
+
+def ours(fork: bool, **extra: str) -> Dict[str, str]:
+    return {**lite.environment(fork=fork), **extra}
+
+
+@pytest.mark.needs_megengine
+def test_exports_match_the_official_library():
+    nm = shutil.which("nm")
+    if nm is None:
+        pytest.skip("nm (binutils) is not installed")
+
+    def lite_symbols(path: Path) -> set:
+        out = subprocess.run([nm, "-D", "--defined-only", str(path)], capture_output=True, text=True, check=True).stdout
+        return {line.split()[-1] for line in out.splitlines() if line.split()[-1].startswith("LITE_")}
+
+    official = lite_symbols(lite.real_library_path())
+    assert len(official) == 85
+    assert lite_symbols(lite.library_path()) == official == api_names()
+
+
+@pytest.mark.needs_megengine
+def test_outputs_match_in_process_and_fork_mode(model, tmp_path):
+    results = {}
+    for name, env in [("official", {}), ("pass-through", ours(False)), ("fork", ours(True))]:
+        run("run_lite.py", model, str(tmp_path / f"{name}.npz"), env=env)
+        results[name] = np.load(tmp_path / f"{name}.npz")
+    official = results["official"]
+    assert official["copy1_feat"].shape == (2, 8, 12, 12)  # the changed input shape took effect
+    for name in ("pass-through", "fork"):
+        for key in official.files:
+            if not key.startswith("steady_"):
+                np.testing.assert_array_equal(results[name][key], official[key], err_msg=f"{name}: {key}")
+    fork = results["fork"]
+    assert int(fork["steady_forwards"]) == 20
+    assert int(fork["steady_bytes_copied"]) == 0, "zero-copy forwards must not copy tensor data"
+
+
+@pytest.mark.needs_megengine
+def test_every_function_fails_cleanly_in_fork_mode():
+    report = json.loads(run("lite_errors.py", env=ours(True)))
+    assert set(report["calls"]) | NON_INT == api_names()
+    for name, (rc, message, code) in report["calls"].items():
+        assert rc != 0 and message and code != 0, f"{name}: rc={rc} code={code} message={message!r}"
+    assert report["cleared"] == ["", 0]
+
+
+@pytest.mark.needs_megengine
+def test_worker_faults_are_reported_and_survived(model):
+    report = json.loads(run("lite_faults.py", model, env=ours(True, LITE_FORK_TIMEOUT_MS="2000")))
+    causes = {"sigkill": "was killed by signal 9 (SIGKILL) during LITE_forward",
+              "sigsegv": "was killed by signal 11 (SIGSEGV) during LITE_forward",
+              "hang": "did not answer LITE_forward within LITE_FORK_TIMEOUT_MS=2000 ms and was killed"}
+    for case, cause in causes.items():
+        got = report[case]
+        assert cause in got["error"], got
+        assert "is gone because" in got["again"] and cause in got["again"], got
+        assert got["reaped"] and got["new_worker"] and got["recovered"], got
+    assert report["overwrite"] == {"scribbled": True, "same_as_submitted": True}
+
+
+def _gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return state in ("Z", "X")  # a zombie has nothing left running
+
+
+@pytest.mark.needs_megengine
+def test_worker_dies_with_its_caller(model):
+    env = {**os.environ, **ours(True)}
+    proc = subprocess.Popen([sys.executable, str(SCRIPTS / "lite_orphan.py"), model], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        pid = int(proc.stdout.readline())
+        assert pid > 0 and not _gone(pid)
+    finally:
+        proc.kill()  # SIGKILL: no cleanup runs in the caller
+        proc.wait()
+    deadline = time.monotonic() + 20
+    while not _gone(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _gone(pid), f"worker {pid} outlived its caller"
+
+
+@pytest.mark.needs_megengine
+def test_no_leaks_over_cycles_and_threads(model):
+    # 200 cycles here (each compiles a MegEngine graph); the C tests run 1000 on the fake library.
+    report = json.loads(run("lite_stress.py", model, "200", env=ours(True)))
+    assert report["before"]["children"] == 1, report
+    assert report["after"] == report["before"], report
+    assert report["after_threads"] == report["before"], report
+    assert report["wrong_cycles"] == 0 and report["thread_errors"] == [0, 0, 0, 0], report
+    assert report["same_worker"] and report["stats"]["workers_lost"] == 0, report
+
+
+@pytest.mark.needs_megengine
+def test_megenginelite_program_runs_unchanged(model):
+    # The documented command: LITE_LIB_PATH=<library_path()> LITE_FORK_MODE=1 python app.py. An
+    # installed megforge finds MegEngine's library in the same site-packages by itself; a build
+    # tree (MEGFORGE_LIB_DIR) needs MEGFORGE_LITE_REAL_LIB.
+    env = {"LITE_LIB_PATH": str(lite.library_path()), "LITE_FORK_MODE": "1"}
+    site = lite.library_path().parents[2]
+    if not (site / "megenginelite").is_dir():
+        env["MEGFORGE_LITE_REAL_LIB"] = str(lite.real_library_path())
+    official = json.loads(run("app.py", model))
+    forked = json.loads(run("app.py", model, env=env))
+    assert forked == official
+    assert official["callbacks"]["finish"] and official["slice"] == [[3.0, 4.0, 5.0]]
