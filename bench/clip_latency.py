@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--iters", type=int, default=4, help="timed calls per side per round")
     parser.add_argument("--device", default=None, help="MegEngine device (default: megforge's choice)")
+    parser.add_argument("--torch-threads", type=int, default=0, help="torch.set_num_threads (default: torch's)")
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "bench" / "clip_latency.md")
     args = parser.parse_args(argv)
 
@@ -80,7 +81,9 @@ def main(argv: list[str] | None = None) -> int:
                         start = time.perf_counter()
                         features = model.encode_image(image).numpy()
                         times.append(time.perf_counter() - start)
-                    worker.stdin.write(json.dumps({"image": str(Path(tmp) / "image.npy"), "iters": args.iters}) + "\n")
+                    request = {"image": str(Path(tmp) / "image.npy"), "iters": args.iters,
+                               "threads": args.torch_threads}
+                    worker.stdin.write(json.dumps(request) + "\n")
                     worker.stdin.flush()
                     reply = json.loads(worker.stdout.readline())
                     reference = np.array(reply["features"], np.float32)
@@ -93,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
             worker.stdin.close()
             worker.wait(timeout=60)
 
-    header = (f"ViT-B/32 encode_image, random weights; torch {info['torch']} ({info['threads']} threads) vs "
+    threads = args.torch_threads or info["threads"]
+    header = (f"ViT-B/32 encode_image, random weights; torch {info['torch']} ({threads} threads) vs "
               f"megforge on MegEngine ({model.device or 'default device'}); {args.rounds} rounds x {args.iters} "
               f"calls per side, medians")
     lines = [header, "", "| batch | megforge ms | PyTorch ms | ratio megforge/PyTorch | max rel. feature diff |",

@@ -4,7 +4,8 @@ Usage (started by clip_latency.py, not by hand): ``python clip_latency_torch.py 
 Loads openai/CLIP's ``CLIP`` (clip-anytorch's ``clip/model.py``, imported without the
 package ``__init__``, which needs torchvision) with the safetensors weights, then serves
 requests on stdin, one JSON object per line:
-``{"image": "<path.npy>", "iters": N}`` -> ``{"times": [seconds...], "features": [[...]]}``.
+``{"image": "<path.npy>", "iters": N, "threads": T}`` -> ``{"times": [seconds...], "features": [[...]]}``
+(``threads`` 0 keeps torch's default).
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ def main() -> int:
     print(json.dumps({"ready": True, "threads": torch.get_num_threads(), "torch": torch.__version__}), flush=True)
     for line in sys.stdin:
         request = json.loads(line)
+        if request.get("threads"):
+            torch.set_num_threads(request["threads"])
         image = torch.from_numpy(np.load(request["image"]))
         times = []
         with torch.no_grad():

@@ -18,6 +18,7 @@ from megforge.errors import MegforgeError
 COMMANDS: dict[str, str] = {
     "megforge.commands.release": "build, repair, verify and collect wheels",
     "megforge.commands.verify": "verify wheels (tags, binaries, signatures, RECORD)",
+    "megforge.commands.clip": "CLIP zero-shot classification on MegEngine",
     "megforge.commands.megengine_wheel": "the patched MegEngine redistribution",
     "megforge.commands.vqgan": "VQGAN: reconstruct an image through the codebook",
     "megforge.commands.dalle": "DALL-E: generate images from text",

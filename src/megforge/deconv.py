@@ -35,6 +35,7 @@ __all__ = [
     "output_size",
     "set_num_threads",
     "get_num_threads",
+    "isa",
 ]
 
 IntPair = Union[int, Sequence[int]]
@@ -72,6 +73,9 @@ def _lib() -> ctypes.CDLL:
         lib.mgf_deconv_plan_free.restype = None
         lib.mgf_deconv_plan_algo.argtypes = [ctypes.c_void_p]
         lib.mgf_deconv_plan_execute.argtypes = [ctypes.c_void_p, _f32p, _i32, _i32, _i32, _f32p]
+        lib.mgf_deconv_plan_kernel_name.argtypes = [ctypes.c_void_p, _i32, _i32]
+        lib.mgf_deconv_plan_kernel_name.restype = ctypes.c_char_p
+        lib.mgf_deconv_isa.restype = ctypes.c_char_p
         lib.mgf_set_num_threads.argtypes = [_i32]
         lib.mgf_get_num_threads.restype = _i32
         for fn in (lib.mgf_nchw_to_nc4hw4, lib.mgf_nc4hw4_to_nchw):
@@ -222,6 +226,13 @@ class DeconvPlan:
         """The algorithm this plan runs (``auto`` resolved)."""
         return _ALGO_NAMES[_lib().mgf_deconv_plan_algo(self._handle)]
 
+    def kernel_name(self, height: int, width: int) -> str:
+        """Loop nest this plan runs for a ``height x width`` input, e.g. ``nc4hw4-direct-phase``."""
+        if not self._handle:
+            raise InvalidArgumentError("this DeconvPlan has been closed")
+        self.output_hw(height, width)  # raises a clear error for a bad size
+        return _lib().mgf_deconv_plan_kernel_name(self._handle, int(height), int(width)).decode()
+
     def output_hw(self, height: int, width: int) -> Tuple[int, int]:
         """Output ``(H_out, W_out)`` for an input of ``height x width``."""
         return output_size(self._desc, height, width)
@@ -308,3 +319,12 @@ def set_num_threads(n: int) -> None:
 def get_num_threads() -> int:
     """Current worker-thread count."""
     return int(_lib().mgf_get_num_threads())
+
+
+def isa() -> str:
+    """Kernel instruction set in use: ``neon`` (arm64), ``avx2`` or ``sse2`` (x86, NEON via SIMDe).
+
+    The best the CPU supports; the environment variable ``MGF_DECONV_ISA`` (read when the
+    library loads) can force another variant this build has.
+    """
+    return _lib().mgf_deconv_isa().decode()

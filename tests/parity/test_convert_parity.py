@@ -15,7 +15,8 @@ pytestmark = pytest.mark.needs_fixtures
 OPTIONS = {
     "zip.pt": {}, "legacy.pt": {}, "script.pt": {}, "traced.pt": {}, "hf.safetensors": {},
     "module.pt": {"placeholders": ("torch.nn", "refpkg")},
-    "lightning.ckpt": {"key": "state_dict"},
+    "dalle_encoder.pkl": {"placeholders": ("torch.nn", "dall_e")},
+    "lightning.ckpt": {"key": "state_dict"}, "pl.ckpt": {"key": "state_dict"},
 }
 
 

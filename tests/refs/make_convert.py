@@ -7,7 +7,9 @@ float32, float16, bfloat16, int64, bool, a transposed view and tensors sharing a
 (``torch.jit.trace``), ``lightning.ckpt`` (a Lightning-shaped dict), ``hf.safetensors``
 (written by the ``safetensors`` package) and ``expected.npz`` holding
 ``<file>|<key>`` -> array for every file (bfloat16 as float32) plus ``<file>|__keys__``
-(the key order of ``state_dict()``).
+(the key order of ``state_dict()``). ``pl.ckpt`` is a real checkpoint written by
+pytorch-lightning's ``Trainer.save_checkpoint`` after one training step; ``dalle_encoder.pkl``
+a whole pickled ``dall_e.encoder.Encoder`` (small), the form of OpenAI's released dVAE files.
 """
 
 from __future__ import annotations
@@ -72,6 +74,34 @@ def _expected(prefix: str, sd: dict[str, torch.Tensor]) -> dict[str, np.ndarray]
     return out
 
 
+def _real_lightning_checkpoint(path: Path) -> dict[str, torch.Tensor]:
+    import warnings
+
+    import pytorch_lightning as pl
+
+    class Module(pl.LightningModule):
+        def __init__(self, lr: float = 0.01) -> None:
+            super().__init__()
+            self.save_hyperparameters()
+            self.net = Net()
+
+        def training_step(self, batch: list[torch.Tensor], index: int) -> torch.Tensor:
+            return self.net(batch[0]).square().mean()
+
+        def configure_optimizers(self) -> torch.optim.Optimizer:
+            return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
+
+    data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.randn(8, 4)), batch_size=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trainer = pl.Trainer(max_steps=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                             enable_model_summary=False, accelerator="cpu", default_root_dir=str(path.parent))
+        module = Module()
+        trainer.fit(module, data)
+        trainer.save_checkpoint(str(path))
+    return module.state_dict()
+
+
 def main(out_dir: Path) -> None:
     torch.manual_seed(0)
     _register_classes()
@@ -97,6 +127,13 @@ def main(out_dir: Path) -> None:
             "hyper_parameters": {"lr": 1e-4, "embed_dim": 256}}
     torch.save(ckpt, out_dir / "lightning.ckpt")
     expected.update(_expected("lightning.ckpt", net.state_dict()))
+
+    expected.update(_expected("pl.ckpt", _real_lightning_checkpoint(out_dir / "pl.ckpt")))
+
+    from dall_e.encoder import Encoder
+    encoder = Encoder(n_hid=16, n_blk_per_group=1, vocab_size=64)
+    torch.save(encoder, out_dir / "dalle_encoder.pkl")
+    expected.update(_expected("dalle_encoder.pkl", encoder.state_dict()))
 
     from safetensors.torch import save_file
     flat = {k: v.contiguous() for k, v in sd.items() if k not in ("transposed", "rows", "cols", "base", "scalar")}

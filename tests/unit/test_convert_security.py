@@ -66,7 +66,8 @@ def test_malicious_global_inside_a_state_dict_zip_and_legacy(tmp_path: Path) -> 
 def test_placeholders_are_inert(tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     # A TorchScript-style archive may name any __torch__ class: it becomes a recording stand-in.
-    obj = NewObj(Global("__torch__.os", "system"), {"x": Reduce(Global("__torch__.os", "system"), (f"touch {marker}",))})
+    call = Reduce(Global("__torch__.os", "system"), (f"touch {marker}",))
+    obj = NewObj(Global("__torch__.os", "system"), {"x": call})
     path = write_zip(tmp_path / "ts.pt", obj, Storages(), extra={"constants.pkl": dumps(())})
     tree = read_torch(path)
     assert tree.pickled_class == "__torch__.os.system"
@@ -128,6 +129,7 @@ def test_missing_short_and_out_of_bounds_storages(tmp_path: Path) -> None:
         ("short", {"w": ok}, {"0": b"\0" * 8}, "has 8 bytes"),
         ("bounds", {"w": Tensor("0", "FloatStorage", 4, 2, (3,), (1,))}, {}, "beyond storage '0'"),
         ("negative", {"w": Tensor("0", "FloatStorage", 4, 0, (2,), (-1,))}, {}, "negative"),
+        ("bomb", {"w": Tensor("0", "FloatStorage", 4, 0, (2**30, 2**30), (0, 0))}, {}, "would need"),
     ]:
         s = Storages(dict(storages.data, **data), dict(storages.kinds))
         with pytest.raises(CheckpointError, match=message):
@@ -160,3 +162,10 @@ def test_missing_file_and_zip_without_data_pkl(tmp_path: Path) -> None:
         z.writestr("readme.txt", "hi")
     with pytest.raises(CheckpointError, match="data.pkl"):
         load_checkpoint(tmp_path / "other.zip")
+
+
+def test_deep_nesting_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    depth = 200_000
+    deep = b"\x80\x02" + b"]" * depth + b"a" * (depth - 1) + b"."  # lists nested 200k deep, built iteratively
+    with pytest.raises(CheckpointError, match="nest too deeply"):
+        load_checkpoint(write_zip(tmp_path / "deep.pt", deep, Storages()))

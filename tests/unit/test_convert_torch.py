@@ -11,7 +11,7 @@ import pytest
 from torch_writer import (Global, ModuleClass, NewObj, Pid, Reduce, Storages, Tensor, dumps, tensor, write_legacy,
                           write_zip)
 
-from megforge.convert import detect_format, flatten_state_dict, load_checkpoint, read_torch
+from megforge.convert import detect_format, load_checkpoint, read_torch
 from megforge.errors import CheckpointError
 
 RNG = np.random.default_rng(0)

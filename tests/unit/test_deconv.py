@@ -129,6 +129,89 @@ def test_plan_reuse_threads_and_auto_algo():
         plan(xs[0])
 
 
+def test_loop_nest_choice_and_isa():
+    rng = np.random.default_rng(1)
+    wt = rng.standard_normal((16, 8, 4, 4), dtype=np.float32)
+    plan = deconv.DeconvPlan(wt, stride=2, padding=1, layout="NC4HW4", algo="nc4hw4")
+    assert plan.kernel_name(16, 16) == "nc4hw4-direct-phase"
+    # DCGAN's first layer (1x1 -> 4x4, stride 1): the direct form would read mostly zero padding
+    first = deconv.DeconvPlan(wt, layout="NC4HW4", algo="nc4hw4")
+    assert first.kernel_name(1, 1) == "nc4hw4-gemm-col2im"
+    assert first.kernel_name(16, 16) == "nc4hw4-direct-phase"
+    dw = deconv.DeconvPlan(rng.standard_normal((8, 1, 3, 3), dtype=np.float32), groups=8, layout="NC4HW4")
+    assert dw.kernel_name(5, 5) == "nc4hw4-depthwise-phase"
+    assert deconv.DeconvPlan(wt, algo="nchw").kernel_name(5, 5) == "nchw-gemm-col2im"
+    # AUTO on an NCHW plan with 3 output channels (an RGB head) stays on the NCHW GEMM
+    assert deconv.DeconvPlan(rng.standard_normal((16, 3, 4, 4), dtype=np.float32)).algo == "nchw"
+    with pytest.raises(ValueError, match="output height"):
+        deconv.DeconvPlan(wt, padding=9).kernel_name(1, 1)
+    assert deconv.isa() in {"neon", "sse2", "avx2"}
+
+
+@pytest.mark.parametrize("layout", ["NCHW", "NC4HW4"])
+def test_multithreaded_matches_single(layout):
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((3, 20, 9, 7), dtype=np.float32)
+    wt = rng.standard_normal((20, 12, 3, 3), dtype=np.float32)
+    before = deconv.get_num_threads()
+    try:
+        outs = []
+        for threads in (1, 3):
+            deconv.set_num_threads(threads)
+            outs.append(run(x, wt, None, layout, "auto", stride=2, padding=1, output_padding=1))
+    finally:
+        deconv.set_num_threads(before)
+    np.testing.assert_array_equal(outs[0], outs[1])
+
+
+PEER_CASES = [
+    # (C_in, C_out, H, W, k, stride, pad, dilation, groups)
+    (16, 8, 7, 6, 4, 2, 1, 1, 1),
+    (8, 12, 5, 5, 3, 1, 1, 2, 1),
+    (12, 12, 6, 6, 3, 2, 1, 1, 12),
+    (8, 16, 5, 4, 3, 2, 0, 1, 2),
+]
+
+
+@pytest.mark.needs_megengine
+@pytest.mark.parametrize("case", PEER_CASES, ids=lambda c: "ci{}-co{}-h{}w{}-k{}s{}p{}d{}g{}".format(*c))
+@pytest.mark.parametrize("layout", ["NCHW", "NC4HW4"])
+def test_matches_megengine(case, layout):
+    import megengine as mge
+    import megengine.functional as F
+
+    ci, co, h, w, k, s, p, d, g = case
+    rng = np.random.default_rng(sum(case))
+    x = rng.standard_normal((2, ci, h, w), dtype=np.float32)
+    wt = rng.standard_normal((ci, co // g, k, k), dtype=np.float32)
+    b = rng.standard_normal(co, dtype=np.float32)
+    # MegEngine's grouped weight is 5-D (G, IC/G, OC/G, KH, KW); its output_padding path is
+    # broken in 1.13 (see design notes), so these cases use none.
+    mw = wt.reshape(g, ci // g, co // g, k, k) if g > 1 else wt
+    want = F.conv_transpose2d(mge.tensor(x), mge.tensor(mw), mge.tensor(b.reshape(1, co, 1, 1)),
+                              stride=s, padding=p, dilation=d, groups=g).numpy()
+    got = run(x, wt, b, layout, "auto", stride=s, padding=p, dilation=d, groups=g)
+    assert rel_err(got, want) <= RTOL
+
+
+@pytest.mark.needs_torch
+@pytest.mark.parametrize("case", PEER_CASES, ids=lambda c: "ci{}-co{}-h{}w{}-k{}s{}p{}d{}g{}".format(*c))
+def test_matches_pytorch(case):
+    import torch
+
+    ci, co, h, w, k, s, p, d, g = case
+    rng = np.random.default_rng(sum(case) + 1)
+    x = rng.standard_normal((2, ci, h, w), dtype=np.float32)
+    wt = rng.standard_normal((ci, co // g, k, k), dtype=np.float32)
+    b = rng.standard_normal(co, dtype=np.float32)
+    op = 1 if s > 1 else 0
+    want = torch.nn.functional.conv_transpose2d(torch.from_numpy(x), torch.from_numpy(wt), torch.from_numpy(b), stride=s,
+                                                padding=p, output_padding=op, groups=g, dilation=d).numpy()
+    for layout in ("NCHW", "NC4HW4"):
+        got = run(x, wt, b, layout, "auto", stride=s, padding=p, dilation=d, groups=g, output_padding=op)
+        assert rel_err(got, want) <= RTOL, layout
+
+
 def test_num_threads_setting():
     before = deconv.get_num_threads()
     deconv.set_num_threads(2)

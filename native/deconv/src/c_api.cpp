@@ -6,6 +6,7 @@
 #include "error.h"
 #include "geometry.h"
 #include "kernel.h"
+#include "kernels.h"
 #include "parallel.h"
 #include "relayout.h"
 
@@ -78,7 +79,7 @@ MGF_DECONV_API int mgf_deconv_plan_create(const mgf_deconv_desc* desc, const flo
     auto p = std::make_unique<mgf_deconv_plan>();
     p->geom = Geometry::from_desc(*desc);
     p->layout = layout;
-    p->kernel = make_kernel(p->geom, weight, bias, algo);
+    p->kernel = make_kernel(p->geom, weight, bias, algo, layout);
     *plan = p.release();
   });
 }
@@ -119,6 +120,19 @@ MGF_DECONV_API int mgf_deconv_plan_execute(const mgf_deconv_plan* plan, const fl
     }
   });
 }
+
+MGF_DECONV_API const char* mgf_deconv_plan_kernel_name(const mgf_deconv_plan* plan, int32_t in_h, int32_t in_w) {
+  if (plan == nullptr || in_h < 1 || in_w < 1) return "";
+  const char* name = "";
+  const int rc = guarded([&] {
+    plan->geom.out_h(in_h);  // validates the size
+    plan->geom.out_w(in_w);
+    name = plan->kernel->name(in_h, in_w);
+  });
+  return rc == MGF_OK ? name : "";
+}
+
+MGF_DECONV_API const char* mgf_deconv_isa(void) { return kernel_table().isa; }
 
 MGF_DECONV_API int mgf_set_num_threads(int32_t n) {
   return guarded([&] { set_num_threads(n); });

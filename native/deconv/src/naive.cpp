@@ -28,6 +28,7 @@ class NaiveKernel final : public Kernel {
   int algo() const override { return MGF_ALGO_NAIVE; }
   bool accepts_layout(int) const override { return true; }
   int preferred_layout() const override { return MGF_LAYOUT_NCHW; }
+  const char* name(int32_t, int32_t) const override { return "naive-scatter"; }
 
   void run(int layout, const float* src, int32_t n, int32_t h, int32_t w, float* dst, int32_t oh,
            int32_t ow) const override {

@@ -3,38 +3,25 @@
 #include <cstddef>
 
 #include "geometry.h"
+#include "kernels.h"
+#include "parallel.h"
 
 namespace megforge::deconv {
 
 void nchw_to_nc4hw4(const float* src, int32_t n, int32_t c, int32_t h, int32_t w, float* dst) {
-  const size_t hw = size_t(h) * w;
-  const int32_t blocks = ceil_div(c, 4);
-  for (int32_t b = 0; b < n; ++b) {
-    for (int32_t cb = 0; cb < blocks; ++cb) {
-      float* out = dst + (size_t(b) * blocks + cb) * hw * 4;
-      for (int32_t lane = 0; lane < 4; ++lane) {
-        const int32_t ch = cb * 4 + lane;
-        if (ch < c) {
-          const float* in = src + (size_t(b) * c + ch) * hw;
-          for (size_t i = 0; i < hw; ++i) out[i * 4 + lane] = in[i];
-        } else {
-          for (size_t i = 0; i < hw; ++i) out[i * 4 + lane] = 0.f;
-        }
-      }
-    }
-  }
+  const size_t hw = size_t(h) * w, blocks = size_t(ceil_div(c, 4));
+  const KernelTable& kt = kernel_table();
+  parallel_for(n, [&](int64_t begin, int64_t end) {
+    for (int64_t b = begin; b < end; ++b) kt.nchw_to_nc4hw4(src + size_t(b) * c * hw, c, hw, dst + size_t(b) * blocks * hw * 4);
+  });
 }
 
 void nc4hw4_to_nchw(const float* src, int32_t n, int32_t c, int32_t h, int32_t w, float* dst) {
-  const size_t hw = size_t(h) * w;
-  const int32_t blocks = ceil_div(c, 4);
-  for (int32_t b = 0; b < n; ++b) {
-    for (int32_t ch = 0; ch < c; ++ch) {
-      const float* in = src + (size_t(b) * blocks + ch / 4) * hw * 4 + ch % 4;
-      float* out = dst + (size_t(b) * c + ch) * hw;
-      for (size_t i = 0; i < hw; ++i) out[i] = in[i * 4];
-    }
-  }
+  const size_t hw = size_t(h) * w, blocks = size_t(ceil_div(c, 4));
+  const KernelTable& kt = kernel_table();
+  parallel_for(n, [&](int64_t begin, int64_t end) {
+    for (int64_t b = begin; b < end; ++b) kt.nc4hw4_to_nchw(src + size_t(b) * blocks * hw * 4, c, hw, dst + size_t(b) * c * hw);
+  });
 }
 
 }  // namespace megforge::deconv

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,7 @@
 namespace {
 
 int g_failures = 0;
+std::set<std::string> g_kernels_seen;  // loop nests the grid exercised
 
 #define CHECK(cond, ...)                                 \
   do {                                                   \
@@ -78,6 +80,9 @@ void check_case(const mgf_deconv_desc& d, int32_t n, int32_t h, int32_t w, int l
   }
   CHECK(rc == MGF_OK && plan, "plan_create: %s (%s)", mgf_last_error(), what.c_str());
   if (rc != MGF_OK) return;
+  CHECK(algo == MGF_ALGO_AUTO || mgf_deconv_plan_algo(plan) == algo, "plan runs algo %d (%s)", mgf_deconv_plan_algo(plan),
+        what.c_str());
+  g_kernels_seen.insert(mgf_deconv_plan_kernel_name(plan, h, w));
 
   const int32_t cb_in = (d.in_channels + 3) / 4, cb_out = (d.out_channels + 3) / 4;
   std::vector<float> src = x, got(size_t(n) * d.out_channels * oh * ow);
@@ -85,6 +90,9 @@ void check_case(const mgf_deconv_desc& d, int32_t n, int32_t h, int32_t w, int l
   if (layout == MGF_LAYOUT_NC4HW4) {
     src.assign(size_t(n) * cb_in * 4 * h * w, NAN);
     CHECK(mgf_nchw_to_nc4hw4(x.data(), n, d.in_channels, h, w, src.data()) == MGF_OK, "relayout in");
+    // Padding lanes of an NC4HW4 input are "ignored": garbage there must not reach the output.
+    for (size_t i = 0; i < src.size(); ++i)
+      if ((i / (4 * size_t(h) * w)) % size_t(cb_in) * 4 + i % 4 >= size_t(d.in_channels)) src[i] = NAN;
   }
   rc = mgf_deconv_plan_execute(plan, src.data(), n, h, w, dst.data());
   CHECK(rc == MGF_OK, "execute: %s (%s)", mgf_last_error(), what.c_str());
@@ -138,13 +146,37 @@ void test_random_grid() {
   CHECK(cases > 500, "too few cases ran: %d", cases);
 }
 
+// Realistic channel counts (full 8-pixel x 8-channel tiles, several input blocks), the small-input
+// shapes that make the NC4HW4 plan take its GEMM + col2im loop nest, and depthwise.
+void test_named_shapes() {
+  std::mt19937 rng(99);
+  struct Shape {
+    int32_t cin, cout, h, w, k, s, p, d, g, op;
+  };
+  const Shape shapes[] = {
+      {32, 32, 9, 11, 4, 2, 1, 1, 1, 0},  {48, 40, 7, 7, 3, 2, 1, 1, 1, 1}, {16, 24, 10, 9, 3, 1, 1, 2, 1, 0},
+      {24, 16, 8, 8, 5, 2, 2, 1, 1, 1},   {40, 40, 12, 10, 2, 2, 0, 1, 1, 0}, {32, 16, 1, 1, 4, 1, 0, 1, 1, 0},
+      {20, 12, 2, 3, 5, 1, 0, 1, 1, 0},   {32, 32, 16, 12, 4, 2, 1, 1, 32, 0}, {12, 12, 9, 13, 3, 1, 1, 1, 12, 0},
+      {36, 36, 6, 6, 3, 2, 1, 1, 36, 1},  {32, 64, 6, 7, 3, 2, 1, 1, 4, 1},  {24, 24, 8, 8, 4, 2, 1, 2, 3, 0},
+  };
+  for (const Shape& sh : shapes) {
+    mgf_deconv_desc d{sh.cin, sh.cout, sh.k, sh.k, sh.s, sh.s, sh.p, sh.p, sh.d, sh.d, sh.op, sh.op, sh.g};
+    for (int algo : {MGF_ALGO_NCHW, MGF_ALGO_NC4HW4})
+      check_case(d, 2, sh.h, sh.w, algo == MGF_ALGO_NCHW ? MGF_LAYOUT_NCHW : MGF_LAYOUT_NC4HW4, algo, true, rng);
+  }
+  for (const char* name : {"nc4hw4-direct-phase", "nc4hw4-gemm-col2im", "nc4hw4-depthwise-phase", "nchw-gemm-col2im",
+                           "naive-scatter"})
+    CHECK(g_kernels_seen.count(name), "loop nest %s never ran", name);
+}
+
 void test_threads_agree() {
   std::mt19937 rng(7);
   mgf_deconv_desc d{8, 12, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1};
   for (int threads : {1, 3}) {
     CHECK(mgf_set_num_threads(threads) == MGF_OK, "set_num_threads(%d)", threads);
     CHECK(mgf_get_num_threads() == threads, "get_num_threads");
-    check_case(d, 3, 10, 7, MGF_LAYOUT_NC4HW4, MGF_ALGO_AUTO, true, rng);
+    for (int algo : {MGF_ALGO_NAIVE, MGF_ALGO_NCHW, MGF_ALGO_NC4HW4})
+      for (int layout : {MGF_LAYOUT_NCHW, MGF_LAYOUT_NC4HW4}) check_case(d, 3, 10, 7, layout, algo, true, rng);
   }
   CHECK(mgf_set_num_threads(-1) == MGF_ERR_INVALID_ARGUMENT, "negative thread count accepted");
   CHECK(mgf_set_num_threads(1) == MGF_OK, "reset threads");
@@ -171,12 +203,13 @@ void test_relayout_round_trip() {
 
 int main() {
   test_random_grid();
+  test_named_shapes();
   test_threads_agree();
   test_relayout_round_trip();
   if (g_failures) {
     std::fprintf(stderr, "%d failure(s)\n", g_failures);
     return 1;
   }
-  std::printf("test_deconv: all passed\n");
+  std::printf("test_deconv (%s kernels): all passed\n", mgf_deconv_isa());
   return 0;
 }

@@ -41,7 +41,10 @@ def flatten_state_dict(obj: Any, *, key: str | None = None,
             raise CheckpointError(f"checkpoint has no entry {key!r} (top level: {have})")
         obj = obj[key]
     if isinstance(obj, PickledObject):
-        return dict(_module_tensors(obj, "", flatteners or {}, frozenset()))
+        try:
+            return dict(_module_tensors(obj, "", flatteners or {}, frozenset()))
+        except RecursionError as exc:
+            raise CheckpointError("pickled modules nest too deeply") from exc
     if isinstance(obj, Mapping):
         others = [str(k) for k, v in obj.items() if not isinstance(v, np.ndarray)]
         if others:
@@ -94,7 +97,8 @@ def check_state_dict(state_dict: Mapping[str, Any], expected: Mapping[str, Seque
     keys, InvalidTypeError for values that are not numpy arrays.
     """
     if not isinstance(state_dict, Mapping):
-        raise InvalidTypeError(f"state_dict must be a mapping of names to numpy arrays, got {type(state_dict).__name__}")
+        raise InvalidTypeError(f"state_dict must be a mapping of names to numpy arrays, "
+                               f"got {type(state_dict).__name__}")
     patterns = IGNORED_BUFFERS + tuple(ignore)
     for name, value in state_dict.items():
         if not isinstance(name, str):

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable
 
 import numpy as np
 
 from megforge.convert.objects import PickledObject, TensorRef, itemsize
 from megforge.errors import CheckpointError
+
+
+MAX_TENSOR_BYTES = 1 << 36  # 64 GiB: beyond it a shape (with zero strides) is a memory bomb
 
 
 def tensor_from_bytes(ref: TensorRef, data: bytes | memoryview, byteorder: str = "little") -> np.ndarray:
@@ -31,6 +35,10 @@ def tensor_from_bytes(ref: TensorRef, data: bytes | memoryview, byteorder: str =
     if (last + 1) * dtype.itemsize > nbytes:
         raise CheckpointError(f"tensor shape {ref.shape} stride {ref.stride} offset {ref.offset} reaches "
                               f"beyond storage {storage.key!r} ({nbytes} bytes)")
+    count = math.prod(ref.shape)
+    if count * dtype.itemsize > MAX_TENSOR_BYTES:
+        raise CheckpointError(f"tensor shape {ref.shape} on storage {storage.key!r} would need "
+                              f"{count * dtype.itemsize} bytes (limit {MAX_TENSOR_BYTES})")
     flat = np.frombuffer(data, dtype=dtype, count=last + 1, offset=start)
     view = np.lib.stride_tricks.as_strided(flat[ref.offset:], ref.shape,
                                            tuple(s * dtype.itemsize for s in ref.stride), writeable=False)
@@ -69,4 +77,7 @@ def materialize(obj: Any, build: Callable[[TensorRef], np.ndarray]) -> Any:
                 value.__dict__[field] = walk(value.__dict__[field])
         return value
 
-    return walk(obj)
+    try:
+        return walk(obj)
+    except RecursionError as exc:
+        raise CheckpointError("checkpoint objects nest too deeply") from exc

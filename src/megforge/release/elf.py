@@ -33,6 +33,16 @@ class ElfInfo:
 
 def read(data: bytes, name: str) -> ElfInfo:
     """Parse ``data`` (a whole ELF file); raises VerifyError if it is not readable ELF."""
+    return _read(io.BytesIO(data), name)
+
+
+def read_file(path, name: str) -> ElfInfo:
+    """Like :func:`read`, from a file on disk (sections are read on demand)."""
+    with open(path, "rb") as f:
+        return _read(f, name)
+
+
+def _read(stream, name: str) -> ElfInfo:
     try:
         from elftools.common.exceptions import ELFError
         from elftools.elf.dynamic import DynamicSection
@@ -41,7 +51,7 @@ def read(data: bytes, name: str) -> ElfInfo:
     except ImportError as exc:  # pragma: no cover - declared in the release extra
         raise VerifyError("reading ELF needs pyelftools: pip install 'megforge[release]'") from exc
     try:
-        elf = ELFFile(io.BytesIO(data))
+        elf = ELFFile(stream)
         info = ElfInfo(machine=MACHINES.get(elf["e_machine"], str(elf["e_machine"])))
         for section in elf.iter_sections():
             if isinstance(section, DynamicSection):

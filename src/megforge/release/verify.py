@@ -17,14 +17,15 @@ from __future__ import annotations
 import json
 import posixpath
 import re
+import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Dict, FrozenSet, List, Optional, Tuple
+from typing import Dict, FrozenSet, List, Optional, Set, Tuple
 
 from megforge.errors import VerifyError
 from megforge.release import elf, macho
-from megforge.release.wheelfile import check_record, parse_name, read_members
+from megforge.release.wheelfile import check_record, parse_name, scan
 
 LEGACY_MANYLINUX = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
 MACOS_ARCHS = {"arm64": {"arm64"}, "x86_64": {"x86_64"}, "universal2": {"arm64", "x86_64"}}
@@ -88,54 +89,57 @@ class Report:
         return not self.problems
 
 
+def _is_binary(head: bytes) -> bool:
+    return elf.is_elf(head) or macho.is_macho(head)
+
+
 def verify_wheel(path: Path) -> Report:
+    """Check ``path`` against every rule in the module doc; problems are collected, not raised."""
     path = Path(path)
     report = Report(path.name)
-    try:
-        name = parse_name(path.name)
-        members = read_members(path)
-        check_record(path.name, members, name.dist_info)
-    except VerifyError as exc:
-        report.add(str(exc))
-        return report
-    _check_wheel_metadata(report, name, members)
-    platforms = []
-    for tag in name.platform_tags:
-        if tag == "any":
-            continue
+    with tempfile.TemporaryDirectory(prefix="megforge-verify-") as spool:
         try:
-            platforms.append(parse_platform(tag))
+            name = parse_name(path.name)
+            digests, binaries, meta = scan(path, _is_binary, Path(spool))
+            record = meta.get(f"{name.dist_info}/RECORD")
+            check_record(path.name, digests, None if record is None else record.decode("utf-8"), name.dist_info)
         except VerifyError as exc:
-            report.add(f"{path.name}: {exc}")
-    contents = {n: data for n, (data, _mode) in members.items()}
-    for member, data in sorted(contents.items()):
-        if elf.is_elf(data[:4]):
-            kind = "elf"
-        elif macho.is_macho(data[:4]):
-            kind = "macho"
-        else:
-            continue
-        report.binaries.append(member)
-        if not platforms:
-            report.add(f"{member}: native binary in a wheel tagged {'.'.join(name.platform_tags)}")
-            continue
-        for plat in platforms:
+            report.add(str(exc))
+            return report
+        _check_wheel_metadata(report, name, meta)
+        platforms = []
+        for tag in name.platform_tags:
+            if tag == "any":
+                continue
             try:
-                if kind == "elf":
-                    _check_elf(report, member, data, plat, contents)
-                else:
-                    _check_macho(report, member, data, plat, contents)
+                platforms.append(parse_platform(tag))
             except VerifyError as exc:
-                report.add(str(exc))
+                report.add(f"{path.name}: {exc}")
+        names = set(digests)
+        for member, spooled in sorted(binaries.items()):
+            report.binaries.append(member)
+            if not platforms:
+                report.add(f"{member}: native binary in a wheel tagged {'.'.join(name.platform_tags)}")
+                continue
+            with open(spooled, "rb") as f:
+                is_elf = elf.is_elf(f.read(4))
+            for plat in platforms:
+                try:
+                    if is_elf:
+                        _check_elf(report, member, spooled, plat, names)
+                    else:
+                        _check_macho(report, member, spooled.read_bytes(), plat, names)
+                except VerifyError as exc:
+                    report.add(str(exc))
     return report
 
 
-def _check_wheel_metadata(report: Report, name, members) -> None:
-    wheel_file = members.get(f"{name.dist_info}/WHEEL")
+def _check_wheel_metadata(report: Report, name, meta: Dict[str, bytes]) -> None:
+    wheel_file = meta.get(f"{name.dist_info}/WHEEL")
     if wheel_file is None:
         report.add(f"{name.dist_info}/WHEEL is missing")
         return
-    text = wheel_file[0].decode("utf-8", "replace")
+    text = wheel_file.decode("utf-8", "replace")
     tags = sorted(line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("Tag:"))
     if tags != sorted(name.tags):
         report.add(f"WHEEL tags {tags} do not match the file name's tags {sorted(name.tags)}")
@@ -143,11 +147,11 @@ def _check_wheel_metadata(report: Report, name, members) -> None:
         report.add("platform wheel declares Root-Is-Purelib: true")
 
 
-def _check_elf(report: Report, member: str, data: bytes, plat: Platform, contents: Dict[str, bytes]) -> None:
+def _check_elf(report: Report, member: str, path: Path, plat: Platform, names: Set[str]) -> None:
     if plat.os != "linux":
         report.add(f"{member}: ELF binary in a {plat.tag} wheel")
         return
-    info = elf.read(data, member)
+    info = elf.read_file(path, member)
     if info.machine not in plat.archs:
         report.add(f"{member}: architecture {info.machine} does not match platform tag {plat.tag}")
     glibc = info.max_versions.get("GLIBC")
@@ -160,13 +164,13 @@ def _check_elf(report: Report, member: str, data: bytes, plat: Platform, content
         if have and _version_tuple(have) > _version_tuple(ceiling):
             report.add(f"{member}: needs {prefix}_{have}, newer than {plat.tag} allows ({prefix}_{ceiling})")
     allowed = set(policy()["linux"]["allowed_libs"])
-    bundled = {posixpath.basename(n) for n in contents}
+    bundled = {posixpath.basename(n) for n in names}
     for lib in info.needed:
         if lib not in allowed and lib not in bundled:
             report.add(f"{member}: depends on {lib}, which is neither a manylinux system library nor in the wheel")
 
 
-def _resolve_macho_dep(dep: str, member: str, rpaths: List[str], contents: Dict[str, bytes]) -> Optional[str]:
+def _resolve_macho_dep(dep: str, member: str, rpaths: List[str], names: Set[str]) -> Optional[str]:
     """Wheel member a @loader_path/@rpath dependency resolves to, or None."""
     here = posixpath.dirname(member)
     candidates = []
@@ -178,12 +182,12 @@ def _resolve_macho_dep(dep: str, member: str, rpaths: List[str], contents: Dict[
             candidates.append(posixpath.join(base, dep.split("/", 1)[1]))
     for c in candidates:
         norm = posixpath.normpath(c)
-        if norm in contents:
+        if norm in names:
             return norm
     return None
 
 
-def _check_macho(report: Report, member: str, data: bytes, plat: Platform, contents: Dict[str, bytes]) -> None:
+def _check_macho(report: Report, member: str, data: bytes, plat: Platform, names: Set[str]) -> None:
     if plat.os != "macos":
         report.add(f"{member}: Mach-O binary in a {plat.tag} wheel")
         return
@@ -206,7 +210,7 @@ def _check_macho(report: Report, member: str, data: bytes, plat: Platform, conte
             if dep.startswith(prefixes):
                 continue
             if dep.startswith("@"):
-                if _resolve_macho_dep(dep, member, sl.rpaths, contents) is None:
+                if _resolve_macho_dep(dep, member, sl.rpaths, names) is None:
                     report.add(f"{member} [{sl.arch}]: dependency {dep} does not resolve inside the wheel")
                 continue
             report.add(f"{member} [{sl.arch}]: depends on {dep}, which is not a macOS system library")

@@ -17,9 +17,10 @@ import stat
 import struct
 import time
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Tuple, Union
+from typing import Callable, Dict, List, Optional, Tuple, Union
 
 from megforge.errors import VerifyError
 
@@ -116,13 +117,17 @@ def _check_member_name(wheel: str, name: str) -> None:
         raise VerifyError(f"{wheel}: unsafe archive path {name!r}")
 
 
-def check_record(wheel: str, members: Dict[str, Tuple[bytes, int]], dist_info: str) -> None:
-    """Every file listed with the right sha256 and size; nothing listed that is absent."""
+def check_record(wheel: str, digests: Dict[str, Tuple[str, int]], record_text: Optional[str], dist_info: str) -> None:
+    """Every file listed with the right sha256 and size; nothing listed that is absent.
+
+    ``digests``: member name -> (RECORD-style hash, size) of every file in the archive;
+    ``record_text``: the archive's RECORD (None if it has none).
+    """
     record_name = f"{dist_info}/RECORD"
-    if record_name not in members:
+    if record_text is None:
         raise VerifyError(f"{wheel}: {record_name} is missing")
     listed: Dict[str, Tuple[str, str]] = {}
-    for row in csv.reader(io.StringIO(members[record_name][0].decode("utf-8"))):
+    for row in csv.reader(io.StringIO(record_text)):
         if not row:
             continue
         if len(row) != 3:
@@ -131,18 +136,63 @@ def check_record(wheel: str, members: Dict[str, Tuple[bytes, int]], dist_info: s
             raise VerifyError(f"{wheel}: RECORD lists {row[0]} twice")
         listed[row[0]] = (row[1], row[2])
     unsigned = {record_name, f"{dist_info}/RECORD.jws", f"{dist_info}/RECORD.p7s"}
-    for name, (data, _mode) in sorted(members.items()):
+    for name, (digest, size) in sorted(digests.items()):
         if name in unsigned:
             continue
         if name not in listed:
             raise VerifyError(f"{wheel}: {name} is not listed in RECORD")
         want_hash, want_size = listed[name]
-        if want_hash != record_hash(data):
+        if want_hash != digest:
             raise VerifyError(f"{wheel}: RECORD hash mismatch for {name} (file altered after packing)")
-        if want_size != str(len(data)):
-            raise VerifyError(f"{wheel}: RECORD size mismatch for {name}: listed {want_size}, actual {len(data)}")
-    for name in sorted(set(listed) - set(members) - unsigned):
+        if want_size != str(size):
+            raise VerifyError(f"{wheel}: RECORD size mismatch for {name}: listed {want_size}, actual {size}")
+    for name in sorted(set(listed) - set(digests) - unsigned):
         raise VerifyError(f"{wheel}: RECORD lists {name}, which is not in the archive")
+
+
+def scan(path: Path, keep: Callable[[bytes], bool], spool: Path) -> Tuple[Dict[str, Tuple[str, int]], Dict[str, Path], Dict[str, bytes]]:
+    """One streaming pass over the archive.
+
+    Returns (name -> (RECORD hash, size) for every file, name -> spooled copy for the members
+    whose first bytes satisfy ``keep`` (written under ``spool``), name -> content of the
+    ``.dist-info`` text files). Nothing is held in memory whole but the small metadata files.
+    """
+    digests: Dict[str, Tuple[str, int]] = {}
+    kept: Dict[str, Path] = {}
+    meta: Dict[str, bytes] = {}
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = [i for i in zf.infolist() if not i.is_dir()]
+            seen = set()
+            for info in infos:
+                if info.filename in seen:
+                    raise VerifyError(f"{path.name}: duplicate archive entry {info.filename}")
+                seen.add(info.filename)
+                _check_member_name(path.name, info.filename)
+            for n, info in enumerate(infos):
+                h = hashlib.sha256()
+                size = 0
+                out = None
+                with zf.open(info) as f:
+                    head = f.read(4)
+                    if keep(head):
+                        out = open(spool / f"{n:06d}", "wb")
+                        kept[info.filename] = spool / f"{n:06d}"
+                    chunk = head
+                    while chunk:
+                        h.update(chunk)
+                        size += len(chunk)
+                        if out:
+                            out.write(chunk)
+                        chunk = f.read(1 << 22)
+                if out:
+                    out.close()
+                digests[info.filename] = ("sha256=" + base64.urlsafe_b64encode(h.digest()).rstrip(b"=").decode(), size)
+                if ".dist-info/" in info.filename and info.file_size < (1 << 24):
+                    meta[info.filename] = zf.read(info)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, zlib.error) as exc:
+        raise VerifyError(f"{path.name}: unreadable wheel archive ({exc})") from exc
+    return digests, kept, meta
 
 
 def _sort_key(dist_info: str):

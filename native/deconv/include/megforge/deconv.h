@@ -101,6 +101,15 @@ MGF_DECONV_API int mgf_deconv_plan_algo(const mgf_deconv_plan* plan);
 MGF_DECONV_API int mgf_deconv_plan_execute(const mgf_deconv_plan* plan, const float* src,
                                            int32_t batch, int32_t in_h, int32_t in_w, float* dst);
 
+/* Name of the loop nest the plan runs for an in_h x in_w input: "nc4hw4-direct-phase",
+ * "nc4hw4-gemm-col2im", "nc4hw4-depthwise-phase", "nchw-gemm-col2im" or "naive-scatter"
+ * (static string); "" for a NULL plan or an input size the plan rejects. */
+MGF_DECONV_API const char* mgf_deconv_plan_kernel_name(const mgf_deconv_plan* plan, int32_t in_h, int32_t in_w);
+/* Instruction-set variant of the kernels in use: "neon" (arm64), "avx2" or "sse2" (x86, NEON
+ * through SIMDe; the best the CPU supports unless the environment variable MGF_DECONV_ISA names
+ * another available one at load time). Static string. */
+MGF_DECONV_API const char* mgf_deconv_isa(void);
+
 /* Worker threads used by kernels (process-wide). n >= 1; 0 means "one per CPU". */
 MGF_DECONV_API int mgf_set_num_threads(int32_t n);
 MGF_DECONV_API int32_t mgf_get_num_threads(void);

@@ -16,6 +16,7 @@ import megengine as mge
 
 from megforge.convert import check_state_dict, load_checkpoint
 from megforge.errors import CheckpointError, InvalidArgumentError, InvalidTypeError
+from megforge.models._runtime import default_device
 from megforge.models.clip.model import CLIP
 
 CONFIG_FIELDS = ("embed_dim", "image_resolution", "vision_layers", "vision_width", "vision_patch_size",
@@ -95,13 +96,15 @@ def from_state_dict(state_dict: Mapping[str, np.ndarray], config: Mapping[str, A
     """Build an eval-mode :class:`CLIP` from openai/CLIP state-dict keys mapped to numpy arrays.
 
     Raises CheckpointError naming missing / unexpected / wrong-shape keys. ``device`` is a
-    MegEngine device name (default: MegEngine's default device).
+    MegEngine device name; default: :func:`megforge.models._runtime.default_device` (all CPU
+    cores through a ``multithread`` device, or the GPU).
     """
     if not isinstance(state_dict, Mapping):
         raise InvalidTypeError(f"state_dict must map names to numpy arrays, got {type(state_dict).__name__}")
     config = _merge(config_from_state_dict(state_dict), config)
     _check_config(config)
     model = CLIP(**config)
+    device = default_device() if device is None else device
     for key in METADATA_KEYS:  # restated config in TorchScript files: must agree
         if key in state_dict:
             want = config["image_resolution"] if key == "input_resolution" else config[key]
@@ -113,7 +116,7 @@ def from_state_dict(state_dict: Mapping[str, np.ndarray], config: Mapping[str, A
         array = weights[name]
         if not np.issubdtype(array.dtype, np.floating):
             raise InvalidTypeError(f"state dict entry {name} has dtype {array.dtype}, expected floating point")
-        tensor._reset(mge.Tensor(np.ascontiguousarray(array, dtype=np.float32), device=device))
+        tensor._reset(mge.Tensor(np.array(array, dtype=np.float32, order="C"), device=device))  # keeps 0-d
     model.device = device
     model.eval()
     return model
@@ -121,7 +124,7 @@ def from_state_dict(state_dict: Mapping[str, np.ndarray], config: Mapping[str, A
 
 def state_dict_of(model: CLIP) -> dict[str, np.ndarray]:
     """The model's weights under openai/CLIP's keys (float32), e.g. for ``save_safetensors``."""
-    return {name: tensor.numpy() for name, tensor in model.named_tensors()}
+    return {name: tensor.numpy().reshape(tuple(tensor.shape)) for name, tensor in model.named_tensors()}
 
 
 def load(path: str | Path, config: Mapping[str, Any] | None = None, *, device: str | None = None) -> CLIP:

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 import megengine as mge
+from megengine.core._imperative_rt.common import CompNode
 
 from megforge.errors import InvalidArgumentError, InvalidTypeError
 
@@ -18,14 +19,27 @@ def _as_numpy(value: Any, what: str) -> np.ndarray:
     raise InvalidTypeError(f"{what} must be a numpy array or a MegEngine tensor, got {type(value).__name__}")
 
 
-def image_tensor(image: Any, resolution: int, device: str | None) -> mge.Tensor:
-    """Check ``image`` is float ``(N, 3, resolution, resolution)``; return it as float32 on ``device``."""
-    array = _as_numpy(image, "image")
-    if not np.issubdtype(array.dtype, np.floating):
-        raise InvalidTypeError(f"image must be a float array (CLIP-normalised, see preprocess()), got {array.dtype}")
-    if array.ndim != 4 or array.shape[1] != 3 or array.shape[2:] != (resolution, resolution) or array.shape[0] == 0:
+def _check_image(shape: tuple, dtype: Any, resolution: int) -> None:
+    if not np.issubdtype(np.dtype(dtype), np.floating):
+        raise InvalidTypeError(f"image must be a float array (CLIP-normalised, see preprocess()), got {dtype}")
+    if len(shape) != 4 or shape[1] != 3 or tuple(shape[2:]) != (resolution, resolution) or shape[0] == 0:
         raise InvalidArgumentError(f"image must have shape (N, 3, {resolution}, {resolution}) with N >= 1, "
-                                   f"got {tuple(array.shape)}")
+                                   f"got {tuple(shape)}")
+
+
+def image_tensor(image: Any, resolution: int, device: str | None) -> mge.Tensor:
+    """Check ``image`` is float ``(N, 3, resolution, resolution)``; return it as float32 on ``device``.
+
+    A MegEngine tensor is returned as it is (cast to float32 if needed), so it stays in the
+    autodiff graph: gradients reach the caller's image (CLIP-guided optimisation, BigSleep).
+    """
+    if isinstance(image, mge.Tensor):
+        _check_image(tuple(image.shape), image.dtype, resolution)
+        if device is not None and image.device != CompNode(device):
+            image = image.to(device)  # a differentiable copy
+        return image if np.dtype(image.dtype) == np.float32 else image.astype("float32")
+    array = _as_numpy(image, "image")
+    _check_image(array.shape, array.dtype, resolution)
     if not np.isfinite(array).all():
         raise InvalidArgumentError("image contains NaN or infinite values")
     return mge.Tensor(np.ascontiguousarray(array, dtype=np.float32), device=device)

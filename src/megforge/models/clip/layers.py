@@ -3,7 +3,11 @@
 Every layer keeps its parameters in the layout of the torch module it replaces
 (``Linear.weight`` is ``(out, in)``, ``BatchNorm2d.running_mean`` is ``(C,)`` ...), so a
 reference state dict loads by name without reshaping. Inference only (eval mode).
-Activations are batch-first: ``(N, L, E)`` where openai/CLIP uses ``(L, N, E)``.
+
+Transformer activations are *channel-first*, ``(N, E, L, 1)`` where openai/CLIP uses
+``(L, N, E)``: every projection is then a 1x1 convolution, which MegEngine runs on all
+threads of a ``multithread`` device (its matrix product runs on one thread), and attention
+needs no transposes: per head, scores are ``q^T k`` and the output is ``v p^T``.
 """
 
 from __future__ import annotations
@@ -13,8 +17,13 @@ import megengine as mge
 import megengine.functional as F
 import megengine.module as M
 
+from megforge.models._runtime import prefer_avx2_mkl
 
-def _param(*shape: int) -> mge.Parameter:
+prefer_avx2_mkl()  # before the first MegEngine operator runs; see megforge.models._runtime
+
+
+def zeros_parameter(*shape: int) -> mge.Parameter:
+    """A float32 parameter of ``shape``, zero until ``from_state_dict`` loads the weights."""
     return mge.Parameter(np.zeros(shape, np.float32))
 
 
@@ -23,11 +32,18 @@ class Linear(M.Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:
         super().__init__()
-        self.weight = _param(out_features, in_features)
-        self.bias = _param(out_features) if bias else None
+        self.weight = zeros_parameter(out_features, in_features)
+        self.bias = zeros_parameter(out_features) if bias else None
 
     def forward(self, x: mge.Tensor) -> mge.Tensor:
+        """x: ``(..., in)`` -> ``(..., out)``."""
         return F.linear(x, self.weight, self.bias)
+
+    def conv(self, x: mge.Tensor) -> mge.Tensor:
+        """The same map on channel-first ``x (N, in, L, 1)`` -> ``(N, out, L, 1)``, as a 1x1 convolution."""
+        out, inp = self.weight.shape
+        bias = None if self.bias is None else self.bias.reshape(1, out, 1, 1)
+        return F.conv2d(x, self.weight.reshape(out, inp, 1, 1), bias)
 
 
 class Embedding(M.Module):
@@ -35,7 +51,7 @@ class Embedding(M.Module):
 
     def __init__(self, vocab_size: int, width: int) -> None:
         super().__init__()
-        self.weight = _param(vocab_size, width)
+        self.weight = zeros_parameter(vocab_size, width)
 
     def forward(self, ids: mge.Tensor) -> mge.Tensor:
         """ids: int32 of any shape -> ``(*ids.shape, width)``."""
@@ -48,7 +64,7 @@ class Conv2d(M.Module):
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
                  padding: int = 0) -> None:
         super().__init__()
-        self.weight = _param(out_channels, in_channels, kernel_size, kernel_size)
+        self.weight = zeros_parameter(out_channels, in_channels, kernel_size, kernel_size)
         self.stride, self.padding = stride, padding
 
     def forward(self, x: mge.Tensor) -> mge.Tensor:
@@ -60,7 +76,7 @@ class BatchNorm2d(M.Module):
 
     def __init__(self, channels: int, eps: float = 1e-5) -> None:
         super().__init__()
-        self.weight, self.bias = _param(channels), _param(channels)
+        self.weight, self.bias = zeros_parameter(channels), zeros_parameter(channels)
         self.running_mean, self.running_var = mge.Tensor(np.zeros(channels, np.float32)), \
             mge.Tensor(np.ones(channels, np.float32))
         self.eps = eps
@@ -76,11 +92,19 @@ class LayerNorm(M.Module):
 
     def __init__(self, width: int, eps: float = 1e-5) -> None:
         super().__init__()
-        self.weight, self.bias = _param(width), _param(width)
+        self.weight, self.bias = zeros_parameter(width), zeros_parameter(width)
         self.width, self.eps = width, eps
 
     def forward(self, x: mge.Tensor) -> mge.Tensor:
+        """x: ``(..., C)``."""
         return F.nn.layer_norm(x, self.width, True, self.weight, self.bias, self.eps)
+
+    def channels_first(self, x: mge.Tensor) -> mge.Tensor:
+        """The same normalisation over axis 1 of ``x (N, C, L, 1)``."""
+        mean = x.mean(axis=1, keepdims=True)
+        centred = x - mean
+        inv_std = 1.0 / F.sqrt((centred * centred).mean(axis=1, keepdims=True) + self.eps)
+        return centred * inv_std * self.weight.reshape(1, -1, 1, 1) + self.bias.reshape(1, -1, 1, 1)
 
 
 def quick_gelu(x: mge.Tensor) -> mge.Tensor:
@@ -112,17 +136,24 @@ class MultiheadAttention(M.Module):
 
     def __init__(self, width: int, heads: int) -> None:
         super().__init__()
-        self.in_proj_weight = _param(3 * width, width)
-        self.in_proj_bias = _param(3 * width)
+        self.in_proj_weight = zeros_parameter(3 * width, width)
+        self.in_proj_bias = zeros_parameter(3 * width)
         self.out_proj = Linear(width, width)
         self.width, self.heads = width, heads
 
     def forward(self, x: mge.Tensor, mask: mge.Tensor | None = None) -> mge.Tensor:
-        """x: ``(N, L, E)``; mask: additive ``(L, L)`` or None."""
-        n, length, width = x.shape
-        qkv = F.linear(x, self.in_proj_weight, self.in_proj_bias).reshape(n, length, 3, width)  # (N, L, 3, E)
-        q, k, v = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]
-        return self.out_proj(attention(q, k, v, self.heads, mask))
+        """x: channel-first ``(N, E, L, 1)``; mask: additive ``(L, L)`` or None -> ``(N, E, L, 1)``."""
+        n, width, length = x.shape[:3]
+        head_dim = width // self.heads
+        weight = self.in_proj_weight.reshape(3 * width, width, 1, 1)
+        qkv = F.conv2d(x, weight, self.in_proj_bias.reshape(1, 3 * width, 1, 1))  # (N, 3E, L, 1)
+        qkv = qkv.reshape(n, 3, self.heads, head_dim, length)  # (N, 3, H, D, L)
+        q, k, v = qkv[:, 0] * head_dim ** -0.5, qkv[:, 1], qkv[:, 2]  # each (N, H, D, L)
+        scores = F.matmul(q, k, transpose_a=True)  # (N, H, Lq, Lk)
+        if mask is not None:
+            scores = scores + mask
+        out = F.matmul(v, F.softmax(scores, axis=-1), transpose_b=True)  # (N, H, D, Lq)
+        return self.out_proj.conv(out.reshape(n, width, length, 1))
 
 
 class MLP(M.Module):
@@ -134,4 +165,5 @@ class MLP(M.Module):
         self.c_proj = Linear(4 * width, width)
 
     def forward(self, x: mge.Tensor) -> mge.Tensor:
-        return self.c_proj(quick_gelu(self.c_fc(x)))
+        """x: channel-first ``(N, E, L, 1)``."""
+        return self.c_proj.conv(quick_gelu(self.c_fc.conv(x)))

@@ -2,9 +2,11 @@
 
 Module and parameter names follow the reference checkpoint keys (``visual.layer1.0.conv1.weight``,
 ``transformer.resblocks.3.attn.in_proj_weight`` ...), so ``named_tensors()`` of a model
-equals the reference ``state_dict`` keys minus the causal ``attn_mask``, which is derived
-from ``context_length``. Images are float32 NCHW, CLIP-normalised; text is int token ids
-``(N, context_length)`` from :func:`megforge.models.clip.tokenize`.
+equals the reference ``state_dict`` keys except BatchNorm's ``num_batches_tracked`` (no
+information for inference). The causal text mask is derived from ``context_length``.
+Images are float32 NCHW, CLIP-normalised; text is int token ids ``(N, n_ctx)`` from
+:func:`megforge.models.clip.tokenize`. Transformer activations are channel-first (see
+:mod:`megforge.models.clip.layers`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import megengine.module as M
 
 from megforge.models.clip.inputs import image_tensor, text_tensor
 from megforge.models.clip.layers import (
-    MLP, BatchNorm2d, Conv2d, Embedding, LayerNorm, Linear, MultiheadAttention, _param, attention,
+    MLP, BatchNorm2d, Conv2d, Embedding, LayerNorm, Linear, MultiheadAttention, zeros_parameter, attention,
 )
 
 
@@ -54,7 +56,7 @@ class AttentionPool2d(M.Module):
 
     def __init__(self, spacial_dim: int, embed_dim: int, num_heads: int, output_dim: int) -> None:
         super().__init__()
-        self.positional_embedding = _param(spacial_dim ** 2 + 1, embed_dim)
+        self.positional_embedding = zeros_parameter(spacial_dim ** 2 + 1, embed_dim)
         self.k_proj, self.q_proj = Linear(embed_dim, embed_dim), Linear(embed_dim, embed_dim)
         self.v_proj, self.c_proj = Linear(embed_dim, embed_dim), Linear(embed_dim, output_dim)
         self.num_heads = num_heads
@@ -105,12 +107,13 @@ class ResidualAttentionBlock(M.Module):
         self.ln_2 = LayerNorm(d_model)
 
     def forward(self, x: mge.Tensor, mask: mge.Tensor | None = None) -> mge.Tensor:
-        x = x + self.attn(self.ln_1(x), mask)
-        return x + self.mlp(self.ln_2(x))
+        """x: channel-first ``(N, d_model, L, 1)``."""
+        x = x + self.attn(self.ln_1.channels_first(x), mask)
+        return x + self.mlp(self.ln_2.channels_first(x))
 
 
 class Transformer(M.Module):
-    """``layers`` residual attention blocks over batch-first ``(N, L, width)`` tokens."""
+    """``layers`` residual attention blocks over channel-first ``(N, width, L, 1)`` tokens."""
 
     def __init__(self, width: int, layers: int, heads: int) -> None:
         super().__init__()
@@ -129,21 +132,22 @@ class VisionTransformer(M.Module):
         super().__init__()
         self.input_resolution, self.output_dim = input_resolution, output_dim
         self.conv1 = Conv2d(3, width, patch_size, stride=patch_size)
-        self.class_embedding = _param(width)
-        self.positional_embedding = _param((input_resolution // patch_size) ** 2 + 1, width)
+        self.class_embedding = zeros_parameter(width)
+        self.positional_embedding = zeros_parameter((input_resolution // patch_size) ** 2 + 1, width)
         self.ln_pre = LayerNorm(width)
         self.transformer = Transformer(width, layers, heads)
         self.ln_post = LayerNorm(width)
-        self.proj = _param(width, output_dim)
+        self.proj = zeros_parameter(width, output_dim)
 
     def forward(self, x: mge.Tensor) -> mge.Tensor:
         x = self.conv1(x)  # (N, width, grid, grid)
         n, width = x.shape[:2]
-        x = x.reshape(n, width, -1).transpose(0, 2, 1)  # (N, grid**2, width)
-        cls = F.broadcast_to(self.class_embedding.reshape(1, 1, width), (n, 1, width))
-        x = F.concat([cls, x], axis=1) + self.positional_embedding  # (N, grid**2 + 1, width)
-        x = self.transformer(self.ln_pre(x))
-        return F.matmul(self.ln_post(x[:, 0]), self.proj)  # (N, output_dim)
+        x = x.reshape(n, width, -1, 1)  # channel-first tokens (N, width, grid**2, 1)
+        cls = F.broadcast_to(self.class_embedding.reshape(1, width, 1, 1), (n, width, 1, 1))
+        x = F.concat([cls, x], axis=2)  # (N, width, grid**2 + 1, 1)
+        x = x + self.positional_embedding.transpose(1, 0).reshape(1, width, -1, 1)
+        x = self.transformer(self.ln_pre.channels_first(x))
+        return F.matmul(self.ln_post(x[:, :, 0, 0]), self.proj)  # class token -> (N, output_dim)
 
 
 class CLIP(M.Module):
@@ -165,10 +169,10 @@ class CLIP(M.Module):
                                             vision_layers, vision_width // 64, embed_dim)
         self.transformer = Transformer(transformer_width, transformer_layers, transformer_heads)
         self.token_embedding = Embedding(vocab_size, transformer_width)
-        self.positional_embedding = _param(context_length, transformer_width)
+        self.positional_embedding = zeros_parameter(context_length, transformer_width)
         self.ln_final = LayerNorm(transformer_width)
-        self.text_projection = _param(transformer_width, embed_dim)
-        self.logit_scale = _param()
+        self.text_projection = zeros_parameter(transformer_width, embed_dim)
+        self.logit_scale = zeros_parameter()
         # additive causal mask: -inf above the diagonal (kept in numpy: it is no checkpoint entry)
         self._causal_mask = np.triu(np.full((context_length, context_length), -np.inf, np.float32), 1)
         self.device: str | None = None  # where inputs go; set by from_state_dict
@@ -187,10 +191,13 @@ class CLIP(M.Module):
         n, n_ctx = text.shape
         x = self.token_embedding(text) + self.positional_embedding[:n_ctx]  # (N, n_ctx, width)
         mask = mge.Tensor(self._causal_mask[:n_ctx, :n_ctx], device=x.device)
-        x = self.ln_final(self.transformer(x, mask))
-        # features at the end-of-text token, the highest id of each sequence
+        x = self.transformer(x.transpose(0, 2, 1).reshape(n, -1, n_ctx, 1), mask)  # (N, width, n_ctx, 1)
+        x = x.reshape(n, -1, n_ctx).transpose(0, 2, 1)  # (N, n_ctx, width)
+        # features at the end-of-text token, the highest id of each sequence (ln_final is per token)
         eot = F.argmax(text, axis=-1)
-        return F.matmul(x[F.arange(n, dtype="int32", device=x.device), eot], self.text_projection)
+        rows = mge.Tensor(np.arange(n, dtype=np.int32), dtype="int32", device=x.device)
+        x = self.ln_final(x[rows, eot])  # (N, width)
+        return F.matmul(x, self.text_projection)
 
     def forward(self, image: mge.Tensor | np.ndarray,
                 text: mge.Tensor | np.ndarray) -> tuple[mge.Tensor, mge.Tensor]:

@@ -1,0 +1,89 @@
+// The compute routines every ISA variant provides (NEON source; arm64 natively, x86 through
+// SIMDe as an SSE2 and an AVX2+FMA build), and the table that picks one variant at run time.
+// Orchestration (weight packing, padding, threading) lives in ISA-neutral files and calls
+// these through kernel_table(). Arguments are plain structs: layouts are stated per field.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace megforge::deconv {
+
+// One run of `count` output pixels of a dense NC4HW4 convolution (a stride phase, or a GEMM row):
+//   out[b][j] = bias[b] + sum_t sum_i W_t[i] (4x4 per block b) * x_t[i][j],   j in [0, count)
+// x[t] + i*x_icb_stride + 4*j  -> input pixel j of channel block i for tap t (4 lanes)
+// w[t] + (i*4 + lane)*4*ocb + 4*b -> the 4 output channels of block b fed by input lane `lane`
+// out + b*out_ocb_stride + j*out_px_stride -> output pixel j of block b (4 lanes)
+struct DenseRowArgs {
+  int ntaps;
+  const float* const* x;
+  const float* const* w;
+  int icb;                 // input channel blocks summed per tap
+  ptrdiff_t x_icb_stride;  // floats
+  int ocb;                 // output channel blocks: 1 or 2
+  const float* bias;       // 4*ocb floats
+  int count;
+  float* out;
+  ptrdiff_t out_px_stride, out_ocb_stride;  // floats
+};
+
+// One run of `count` output pixels of a depthwise NC4HW4 convolution (one channel block):
+//   out[j] = bias + sum_t w[t] (4 lanes) * x[t][4*j ..]
+struct DwRowArgs {
+  int ntaps;
+  const float* const* x;
+  const float* const* w;
+  const float* bias;  // 4 floats
+  int count;
+  float* out;
+  ptrdiff_t out_px_stride;  // floats
+};
+
+// One depthwise NC4HW4 output plane (one image, one channel block) when dilation is 1 and the
+// kernel and stride are square with (k, s) in {(2,2), (3,1), (3,2), (4,2), (5,1), (5,2)}: tiles
+// of 8 consecutive output pixels mixing the stride phases, stored with contiguous stores.
+// The padded input must have at least 8 zero columns past the last column any output reads.
+// Returns false (nothing written) for any other geometry.
+struct DwPlaneArgs {
+  const float* in;  // padded plane: input pixel (iy, ix) at in + iy*in_row_stride + (pad_l + ix)*4
+  ptrdiff_t in_row_stride;
+  int h, w, pad_l;
+  const float* wt;    // [k][k][4]
+  const float* bias;  // 4
+  float* out;         // (oh, ow, 4)
+  int oh, ow, k, s, p;
+};
+
+// NCHW col2im of one chunk of input rows [iy0, iy1) for local output channels [oc_begin, oc_end):
+//   out[oc][oy][ox] += col[(oc*kh + ky)*kw + kx][(iy - iy0)*w + ix]   (oy = iy*sh - ph + ky*dh, ...)
+struct Col2imArgs {
+  const float* col;
+  ptrdiff_t ldcol;  // floats per col row (= (iy1 - iy0) * w)
+  int oc_begin, oc_end;
+  float* out;  // plane of local output channel 0: (oh, ow)
+  int iy0, iy1, h, w, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw;
+};
+
+// Panel widths of the packed GEMM B operand: 12 while possible, then 8 or 4 (zero-padded).
+static inline int sgemm_panel_width(int remaining) { return remaining > 8 ? 12 : remaining > 4 ? 8 : 4; }
+
+struct KernelTable {
+  const char* isa;  // "neon", "sse2", "avx2"
+  void (*dense_row)(const DenseRowArgs&);
+  void (*dw_row)(const DwRowArgs&);
+  bool (*dw_plane)(const DwPlaneArgs&);
+  // B (k x n, row stride ldb) -> panels [panel][k][width] (widths per sgemm_panel_width).
+  void (*sgemm_pack_b)(const float* b, ptrdiff_t ldb, int k, int n, float* packed);
+  // C[rows<=8][n] = A_panel ([k][8]) x B_packed; C row stride ldc.
+  void (*sgemm_8xn)(int k, const float* a_panel, const float* b_packed, int n, float* c, ptrdiff_t ldc, int rows);
+  void (*col2im_nchw)(const Col2imArgs&);
+  // One image: NCHW (c, hw) <-> NC4HW4 (ceil(c/4), hw, 4); padding lanes written as zero.
+  void (*nchw_to_nc4hw4)(const float* src, int32_t c, size_t hw, float* dst);
+  void (*nc4hw4_to_nchw)(const float* src, int32_t c, size_t hw, float* dst);
+};
+
+// The variant for this CPU: arm64 -> neon; x86 -> avx2 when the CPU has AVX2+FMA, else sse2.
+// MGF_DECONV_ISA=<name> (read once) forces an available variant (tests, benchmarks).
+const KernelTable& kernel_table();
+
+}  // namespace megforge::deconv

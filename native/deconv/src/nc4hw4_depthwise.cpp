@@ -1,0 +1,121 @@
+// Depthwise NC4HW4 deconvolution (C_in = C_out = groups): the stride-phase decomposition
+// (phase.h) per channel block, each output pixel a sum of weight vector x input vector over
+// its phase's taps. Common geometries (dilation 1, square (k, s) in {(2,2), (3,1), (3,2),
+// (4,2), (5,1), (5,2)}) run whole planes in 8-pixel tiles that mix the phases (dw_plane);
+// others run per phase and row (dw_row). Packed weights: [channel block][ky][kx][4], zero past C.
+#include <algorithm>
+#include <vector>
+
+#include "kernel.h"
+#include "kernels.h"
+#include "padded_input.h"
+#include "parallel.h"
+#include "phase.h"
+
+namespace megforge::deconv {
+
+namespace {
+
+class DepthwiseNc4hw4Kernel final : public Kernel {
+ public:
+  DepthwiseNc4hw4Kernel(const Geometry& g, const float* weight, const float* bias)
+      : g_(g), ty_(g.d.kernel_h, g.d.stride_h, g.d.dilation_h), tx_(g.d.kernel_w, g.d.stride_w, g.d.dilation_w) {
+    const mgf_deconv_desc& d = g.d;
+    cb_ = ceil_div(d.out_channels, 4);
+    const size_t taps = size_t(d.kernel_h) * d.kernel_w;
+    w_.assign(size_t(cb_) * taps * 4, 0.f);
+    for (int32_t c = 0; c < d.out_channels; ++c)  // weight (C, 1, KH, KW)
+      for (size_t t = 0; t < taps; ++t) w_[((c / 4) * taps + t) * 4 + c % 4] = weight[c * taps + t];
+    bias_.assign(size_t(cb_) * 4, 0.f);
+    if (bias) std::copy(bias, bias + d.out_channels, bias_.begin());
+    square_ = d.kernel_h == d.kernel_w && d.stride_h == d.stride_w && d.pad_h == d.pad_w && d.dilation_h == 1 &&
+              d.dilation_w == 1;
+  }
+
+  int algo() const override { return MGF_ALGO_NC4HW4; }
+  bool accepts_layout(int layout) const override { return layout == MGF_LAYOUT_NC4HW4; }
+  int preferred_layout() const override { return MGF_LAYOUT_NC4HW4; }
+  const char* name(int32_t, int32_t) const override { return "nc4hw4-depthwise-phase"; }
+
+  void run(int, const float* src, int32_t n, int32_t h, int32_t w, float* dst, int32_t oh,
+           int32_t ow) const override {
+    const mgf_deconv_desc& d = g_.d;
+    std::vector<PhaseRange> xr;
+    int32_t pad_r = 0;
+    for (int r = 0; r < tx_.s; ++r) {
+      xr.emplace_back(ow, d.stride_w, d.pad_w, r);
+      if (xr.back().n > 0) pad_r = std::max(pad_r, xr.back().j_lo + xr.back().n - w);
+    }
+    const PaddedInput in(src, n, d.in_channels, h, w, tx_.m_max, pad_r + 8);  // +8: dw_plane's edge tiles
+    const KernelTable& kt = kernel_table();
+    if (square_) {
+      DwPlaneArgs probe{};
+      probe.k = d.kernel_h;
+      probe.s = d.stride_h;
+      probe.oh = 0;  // writes nothing: only asks whether this geometry has a plane kernel
+      if (kt.dw_plane(probe)) {
+        parallel_for(int64_t(n) * cb_, [&](int64_t begin, int64_t end) {
+          for (int64_t job = begin; job < end; ++job) {
+            const int32_t b = int32_t(job / cb_), c = int32_t(job % cb_);
+            DwPlaneArgs a;
+            a.in = in.at(b, 0, c, 0) - size_t(in.pad_l) * 4;
+            a.in_row_stride = ptrdiff_t(in.row_stride());
+            a.h = h; a.w = w; a.pad_l = in.pad_l;
+            a.wt = w_.data() + size_t(c) * d.kernel_h * d.kernel_w * 4;
+            a.bias = bias_.data() + c * 4;
+            a.out = dst + (size_t(b) * cb_ + c) * size_t(oh) * ow * 4;
+            a.oh = oh; a.ow = ow; a.k = d.kernel_h; a.s = d.stride_h; a.p = d.pad_h;
+            kt.dw_plane(a);
+          }
+        });
+        return;
+      }
+    }
+    const size_t max_taps = ty_.max_taps * tx_.max_taps;
+    parallel_for(int64_t(n) * cb_ * oh, [&](int64_t begin, int64_t end) {
+      std::vector<const float*> xs(max_taps), ws(max_taps);
+      for (int64_t job = begin; job < end; ++job) {
+        const int32_t b = int32_t(job / (int64_t(cb_) * oh)), c = int32_t((job / oh) % cb_), oy = int32_t(job % oh);
+        const int ry = (oy + d.pad_h) % d.stride_h, jy = (oy + d.pad_h) / d.stride_h;
+        float* out_row = dst + ((size_t(b) * cb_ + c) * oh + oy) * size_t(ow) * 4;
+        const float* wc = w_.data() + size_t(c) * d.kernel_h * d.kernel_w * 4;
+        for (int rx = 0; rx < tx_.s; ++rx) {
+          if (xr[rx].n == 0) continue;
+          int ntaps = 0;
+          for (size_t a = 0; a < ty_.k[ry].size(); ++a) {
+            const int32_t iy = jy - ty_.m[ry][a];
+            if (iy < 0 || iy >= h) continue;
+            for (size_t t = 0; t < tx_.k[rx].size(); ++t, ++ntaps) {
+              xs[ntaps] = in.at(b, iy, c, xr[rx].j_lo - tx_.m[rx][t]);
+              ws[ntaps] = wc + (size_t(ty_.k[ry][a]) * d.kernel_w + tx_.k[rx][t]) * 4;
+            }
+          }
+          DwRowArgs args;
+          args.ntaps = ntaps;
+          args.x = xs.data();
+          args.w = ws.data();
+          args.bias = bias_.data() + c * 4;
+          args.count = xr[rx].n;
+          args.out = out_row + size_t(d.stride_w * xr[rx].j_lo + rx - d.pad_w) * 4;
+          args.out_px_stride = d.stride_w * 4;
+          kt.dw_row(args);
+        }
+      }
+    });
+  }
+
+ private:
+  Geometry g_;
+  AxisTaps ty_, tx_;
+  int32_t cb_ = 0;
+  bool square_ = false;  // dilation 1, square kernel / stride / padding: dw_plane may apply
+  std::vector<float> w_, bias_;
+};
+
+}  // namespace
+
+std::unique_ptr<Kernel> make_nc4hw4_depthwise_kernel(const Geometry& g, const float* weight, const float* bias) {
+  return std::make_unique<DepthwiseNc4hw4Kernel>(g, weight, bias);
+}
+
+}  // namespace megforge::deconv

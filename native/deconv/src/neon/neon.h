@@ -1,0 +1,62 @@
+// NEON intrinsics for the kernels in this folder: native <arm_neon.h> on arm64, SIMDe's
+// emulation (SSE2 / AVX2+FMA, chosen by the flags CMake gives each ISA variant) elsewhere.
+// Every file here is compiled once per ISA variant, inside namespace megforge::deconv::MGF_ISA,
+// so two variants never share a symbol (see CMakeLists.txt and dispatch.cpp).
+#pragma once
+
+#if defined(__ARM_NEON) && defined(__aarch64__)
+#include <arm_neon.h>
+#define MGF_NATIVE_NEON 1
+#else
+#include <simde/arm/neon.h>  // SIMDE_ENABLE_NATIVE_ALIASES comes from the megforge::neon target
+#define MGF_NATIVE_NEON 0
+#endif
+
+#ifndef MGF_ISA
+#error "MGF_ISA (the ISA variant's namespace) must be defined by the build"
+#endif
+
+// Fully unroll a short constant-trip loop early enough that arrays of vectors become registers
+// (without it GCC 12 keeps such accumulator arrays in memory).
+#if defined(__clang__)
+#define MGF_UNROLL _Pragma("unroll")
+#elif defined(__GNUC__)
+#define MGF_UNROLL _Pragma("GCC unroll 16")
+#else
+#define MGF_UNROLL
+#endif
+
+namespace megforge::deconv::MGF_ISA {
+
+// Four consecutive q registers. (Plain loads: GCC pairs them into `ldp q, q`; vld1q_f32_x4
+// would save two instructions but makes GCC 12 shuffle registers to make them consecutive.)
+struct f32x4x4 {
+  float32x4_t v[4];
+};
+
+static inline f32x4x4 load4(const float* p) {
+  f32x4x4 r;
+  r.v[0] = vld1q_f32(p); r.v[1] = vld1q_f32(p + 4); r.v[2] = vld1q_f32(p + 8); r.v[3] = vld1q_f32(p + 12);
+  return r;
+}
+
+// The same as one `ld1 {v0.4s-v3.4s}` on arm64. GCC 12 must then find 4 consecutive registers,
+// so use it only where the allocation copes (the 2x8 tile of deconv_dense_pack4.cpp).
+static inline f32x4x4 load4_x4(const float* p) {
+#if MGF_NATIVE_NEON
+  const float32x4x4_t t = vld1q_f32_x4(p);
+  f32x4x4 r;
+  r.v[0] = t.val[0]; r.v[1] = t.val[1]; r.v[2] = t.val[2]; r.v[3] = t.val[3];
+  return r;
+#else
+  return load4(p);
+#endif
+}
+
+// acc + w * x[lane]: `fmla v.4s, w.4s, x.s[lane]` on arm64.
+template <int lane>
+static inline float32x4_t fma_lane(float32x4_t acc, float32x4_t w, float32x4_t x) {
+  return vfmaq_laneq_f32(acc, w, x, lane);
+}
+
+}  // namespace megforge::deconv::MGF_ISA
