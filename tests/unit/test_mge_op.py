@@ -296,3 +296,17 @@ def test_library_is_manylinux2014_clean(op_library):
     assert needed <= {"libmegengine_shared.so", "libstdc++.so.6", "libgcc_s.so.1", "libc.so.6", "libm.so.6",
                       "libpthread.so.0", "ld-linux-x86-64.so.2"}, needed
     assert "libmegengine_shared.so" in needed and "[$ORIGIN]" in dynamic
+
+
+def test_gradient_recording_is_refused(patched):
+    """The op has no gradient: silently dropping it would train wrongly, so recording is an error."""
+    import megengine as mge
+    from megengine.autodiff import GradManager
+
+    nn, _ = patched
+    w = mge.Parameter(np.ones((8, 4, 3, 3), np.float32))
+    x = mge.tensor(np.ones((1, 2, 3, 3, 4), np.float32))
+    with GradManager().attach([w]):
+        with pytest.raises(RuntimeError, match="no gradient .* train with format='NCHW'"):
+            nn.conv_transpose2d(x, w, format="NCHW44")
+    assert nn.conv_transpose2d(x, w, format="NCHW44").shape == (1, 1, 5, 5, 4)  # fine outside recording
