@@ -281,7 +281,7 @@ def test_raw_op_checks_shapes_dtypes_and_params(patched):
 
 
 def test_library_is_manylinux2014_clean(op_library):
-    """Loads on the wheel's manylinux2014 baseline and exports nothing but its version query."""
+    """Loads on the wheel's manylinux2014 baseline and exports nothing but its C API."""
     if shutil.which("objdump") is None:
         pytest.skip("objdump (binutils) is needed")
     dynsym = subprocess.run(["objdump", "-T", str(op_library)], capture_output=True, text=True, check=True).stdout
@@ -290,7 +290,8 @@ def test_library_is_manylinux2014_clean(op_library):
         assert tuple(int(p) for p in version.split(".")) <= ceilings[prefix], f"{prefix}_{version}"
     exported = [line.split()[-1] for line in dynsym.splitlines()
                 if re.match(r"[0-9a-f]{16} +[gwu] ", line) and "*UND*" not in line]
-    assert exported == ["mgf_mge_op_version_number"], exported
+    assert sorted(exported) == ["mgf_mge_op_get_num_threads", "mgf_mge_op_set_num_threads",
+                                "mgf_mge_op_version_number"], exported
     dynamic = subprocess.run(["readelf", "-d", str(op_library)], capture_output=True, text=True, check=True).stdout
     needed = set(re.findall(r"NEEDED\).*\[(.+)\]", dynamic))
     assert needed <= {"libmegengine_shared.so", "libstdc++.so.6", "libgcc_s.so.1", "libc.so.6", "libm.so.6",
@@ -310,3 +311,23 @@ def test_gradient_recording_is_refused(patched):
         with pytest.raises(RuntimeError, match="no gradient .* train with format='NCHW'"):
             nn.conv_transpose2d(x, w, format="NCHW44")
     assert nn.conv_transpose2d(x, w, format="NCHW44").shape == (1, 1, 5, 5, 4)  # fine outside recording
+
+
+def test_threads_setting_keeps_results(patched, op_library):
+    import ctypes
+
+    import megengine as mge
+
+    nn, _ = patched
+    lib = ctypes.CDLL(str(op_library))
+    x, w, mw, b, kwargs = _case_arrays(CASES[1], seed=11)
+    want = conv_transpose2d_reference(x, w, b, **kwargs)
+    try:
+        for threads in (2, 1):
+            assert lib.mgf_mge_op_set_num_threads(threads) == 0 and lib.mgf_mge_op_get_num_threads() == threads
+            got = nn.conv_transpose2d(mge.tensor(pack_nc4hw4(x)), mge.tensor(mw), mge.tensor(b), format="NCHW44",
+                                      **kwargs).numpy()
+            assert relative_error(unpack_nc4hw4(got, CASES[1][2]), want) < 1e-5
+        assert lib.mgf_mge_op_set_num_threads(-1) != 0  # refused, with megforge's status code
+    finally:
+        lib.mgf_mge_op_set_num_threads(1)

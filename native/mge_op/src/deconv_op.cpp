@@ -178,9 +178,13 @@ custom::CustomOp& define(custom::CustomOp& op, bool with_bias) {
 }  // namespace mge_op
 }  // namespace megforge
 
-extern "C" __attribute__((visibility("default"))) unsigned mgf_mge_op_version_number(void) {
-  return MGF_MGE_OP_VERSION_NUMBER;
-}
+extern "C" {
+
+__attribute__((visibility("default"))) unsigned mgf_mge_op_version_number(void) { return MGF_MGE_OP_VERSION_NUMBER; }
+__attribute__((visibility("default"))) int mgf_mge_op_set_num_threads(int n) { return mgf_set_num_threads(n); }
+__attribute__((visibility("default"))) int mgf_mge_op_get_num_threads(void) { return mgf_get_num_threads(); }
+
+}  // extern "C"
 
 namespace {
 

@@ -2,8 +2,8 @@
  * megforge/mge_op.h - libmegforge_mge_op.so, a MegEngine custom-op library running megforge's
  * NC4HW4 transposed convolution (megforge/deconv.h) inside MegEngine graphs.
  *
- * The library registers its ops with MegEngine when it is loaded; it has no other API than
- * the version query below. Load it with megengine.core.ops.custom.load(path) in Python
+ * The library registers its ops with MegEngine when it is loaded; its only C API is the
+ * version and thread-count calls below. Load it with megengine.core.ops.custom.load(path) in Python
  * (then custom.<op name>(**params)), or dlopen(path, RTLD_NOW | RTLD_GLOBAL) before a
  * MegEngine Lite network that contains these ops is loaded. It links libmegengine_shared.so
  * (RUNPATH $ORIGIN: it belongs in megengine/core/lib/ of an installed megengine).
@@ -46,6 +46,12 @@ extern "C" {
 
 /* Version of the loaded op library (compare with MGF_MGE_OP_VERSION_NUMBER). */
 __attribute__((visibility("default"))) unsigned mgf_mge_op_version_number(void);
+
+/* Worker threads of this library's deconvolution kernels (process-wide, default 1; its copy of
+ * megforge's deconvolution is separate from megforge's Python package). n >= 1, or 0 for one
+ * per CPU. Returns 0 on success, else an mgf_status value (megforge/deconv.h). */
+__attribute__((visibility("default"))) int mgf_mge_op_set_num_threads(int n);
+__attribute__((visibility("default"))) int mgf_mge_op_get_num_threads(void);
 
 #ifdef __cplusplus
 } /* extern "C" */
