@@ -331,3 +331,19 @@ def test_threads_setting_keeps_results(patched, op_library):
         assert lib.mgf_mge_op_set_num_threads(-1) != 0  # refused, with megforge's status code
     finally:
         lib.mgf_mge_op_set_num_threads(1)
+
+
+def test_bad_shape_under_trace_is_a_clear_error(patched):
+    """Symbolic shapes skip the Python checks; the op's shape inference names the problem."""
+    import megengine as mge
+    from megengine.jit import trace
+
+    nn, _ = patched
+    weight = mge.Parameter(np.zeros((8, 12, 3, 3), np.float32))
+
+    @trace(symbolic=True, capture_as_const=True)
+    def model(x):
+        return nn.conv_transpose2d(x, weight, format="NCHW44")
+
+    with pytest.raises(RuntimeError, match="has 3 channel blocks, but the weight"):
+        model(mge.tensor(np.zeros((1, 3, 4, 4, 4), np.float32))).numpy()
