@@ -238,7 +238,9 @@ BAD_CALLS = [
     ("groups", dict(groups=3), ValueError, "C_in=8 is not divisible by groups=3"),
     ("5-D groups", dict(w=np.zeros((2, 4, 6, 3, 3), np.float32), groups=4), ValueError, "has 2 groups, but groups=4"),
     ("output_padding", dict(output_padding=2, stride=2), ValueError, r"output_padding along H must be in \[0, max"),
-    ("stride", dict(stride=0), ValueError, "stride must be >= 1"),
+    ("stride", dict(stride=0), ValueError, r"stride must be in \[1, 2\*\*31 - 1\], got \(0, 0\)"),
+    ("int32", dict(padding=(0, 2**31)), ValueError, r"padding must be in \[0, 2\*\*31 - 1\]"),
+    ("groups type", dict(groups=2.0), ValueError, "groups must be an int"),
     ("conv_mode", dict(conv_mode="convolution"), ValueError, "conv_mode must be 'cross_correlation'"),
 ]
 
