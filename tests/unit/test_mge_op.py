@@ -43,10 +43,10 @@ CASES = [
 def op_library() -> Path:
     import megengine
 
-    from megforge.release.mge_op import build_op_library
+    from megforge.release.mge_op import build_op_library, default_build_dir
 
     site = Path(megengine.__file__).resolve().parents[1]
-    return build_op_library(ROOT, site, ROOT / "build" / "mge_op-test")
+    return build_op_library(ROOT, site, default_build_dir(ROOT))
 
 
 @pytest.fixture(scope="module")

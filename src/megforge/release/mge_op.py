@@ -21,6 +21,13 @@ from pathlib import Path
 from megforge.errors import ToolchainError, VerifyError
 
 LIBRARY = "libmegforge_mge_op.so"
+
+
+def default_build_dir(root: Path) -> Path:
+    """One CMake tree for every build of the op (pipeline and tests): the library only depends
+    on the pinned wheel's headers and libmegengine_shared.so, so a build against another copy of
+    them recompiles the four op sources, not megforge's deconvolution."""
+    return root / "build" / "mge_op"
 _SDK_MEMBERS = ("megengine/core/include/", "megengine/core/lib/libmegengine_shared.so")
 
 

@@ -9,7 +9,7 @@ from typing import Dict
 from megforge.errors import ToolchainError, VerifyError
 from megforge.release import wheelhouse as wh
 from megforge.release.megengine import Pin, build_redistribution, fetch, find_pin
-from megforge.release.mge_op import build_op_library, extract_sdk
+from megforge.release.mge_op import build_op_library, default_build_dir, extract_sdk
 from megforge.release.smoke import clean_env, fresh_venv, install_from_wheelhouse, run_smoke
 from megforge.release.verify import verify_wheel
 from megforge.release.wheelfile import source_date_epoch
@@ -20,7 +20,7 @@ def native_artifacts(root: Path, work: Path, pin: Pin) -> Dict[str, Path]:
     ``mge_op``, the custom-op library, compiled against the pinned wheel's own headers and
     libmegengine_shared.so (extracted into ``work/mge_root``)."""
     mge_root = extract_sdk(fetch(pin, root / "megengine_src" / "cache"), work / "mge_root")
-    return {"mge_op": build_op_library(root, mge_root, work / "mge_op-build")}
+    return {"mge_op": build_op_library(root, mge_root, default_build_dir(root))}
 
 
 def redistribute(root: Path, python: str, target: str, wheelhouse: Path, python_exe: str) -> Path:
