@@ -57,3 +57,19 @@ def relative_error(got: np.ndarray, want: np.ndarray) -> float:
     scale = float(np.abs(want).max()) if np.size(want) else 0.0
     diff = float(np.abs(np.asarray(got, np.float64) - want).max()) if np.size(want) else 0.0
     return diff / scale if scale else diff
+
+
+def pack_nc4hw4(x: np.ndarray) -> np.ndarray:
+    """NCHW ``(N, C, H, W)`` -> NC4HW4 ``(N, ceil(C/4), H, W, 4)`` float32, padding lanes zero
+    (numpy only: usable where megforge's native library is not built)."""
+    n, c, h, w = x.shape
+    blocks = (c + 3) // 4
+    padded = np.zeros((n, blocks * 4, h, w), np.float32)
+    padded[:, :c] = x
+    return np.ascontiguousarray(padded.reshape(n, blocks, 4, h, w).transpose(0, 1, 3, 4, 2))
+
+
+def unpack_nc4hw4(y: np.ndarray, channels: int) -> np.ndarray:
+    """NC4HW4 ``(N, B, H, W, 4)`` -> NCHW ``(N, channels, H, W)`` (lanes past ``channels`` dropped)."""
+    n, blocks, h, w, _ = y.shape
+    return y.transpose(0, 1, 4, 2, 3).reshape(n, blocks * 4, h, w)[:, :channels]

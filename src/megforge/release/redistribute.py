@@ -8,15 +8,19 @@ from typing import Dict
 
 from megforge.errors import ToolchainError, VerifyError
 from megforge.release import wheelhouse as wh
-from megforge.release.megengine import build_redistribution, find_pin
+from megforge.release.megengine import Pin, build_redistribution, fetch, find_pin
+from megforge.release.mge_op import build_op_library, default_build_dir, extract_sdk
 from megforge.release.smoke import clean_env, fresh_venv, install_from_wheelhouse, run_smoke
 from megforge.release.verify import verify_wheel
 from megforge.release.wheelfile import source_date_epoch
 
 
-def native_artifacts(root: Path, work: Path) -> Dict[str, Path]:
-    """megforge's native files the manifest may add into the MegEngine wheel (host build)."""
-    return {}
+def native_artifacts(root: Path, work: Path, pin: Pin) -> Dict[str, Path]:
+    """megforge's native files the manifest may add into the MegEngine wheel (host build):
+    ``mge_op``, the custom-op library, compiled against the pinned wheel's own headers and
+    libmegengine_shared.so (extracted into ``work/mge_root``)."""
+    mge_root = extract_sdk(fetch(pin, root / "megengine_src" / "cache"), work / "mge_root")
+    return {"mge_op": build_op_library(root, mge_root, default_build_dir(root))}
 
 
 def redistribute(root: Path, python: str, target: str, wheelhouse: Path, python_exe: str) -> Path:
@@ -24,8 +28,10 @@ def redistribute(root: Path, python: str, target: str, wheelhouse: Path, python_
     pin = find_pin(root, python, target)
     work = root / "build" / "megengine" / f"cp{python.replace('.', '')}-{target}"
     epoch = source_date_epoch(root)
+    print(f"==> [megengine] MegEngine op library (native/mge_op) against {pin.filename}", flush=True)
+    artifacts = native_artifacts(root, work, pin)
     print(f"==> [megengine] {pin.filename}: fetch, patch, re-pack", flush=True)
-    wheel = build_redistribution(root, pin, work, epoch, native_artifacts(root, work))
+    wheel = build_redistribution(root, pin, work, epoch, artifacts)
     print(f"==> [megengine] verify {wheel.name}", flush=True)
     report = verify_wheel(wheel)
     if not report.ok:

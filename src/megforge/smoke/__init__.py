@@ -37,5 +37,7 @@ CHECKS: Dict[str, Check] = {
                                       "conv_transpose2d output_padding fix"),
     "megengine-bool-mask": Check("megengine_checks:bool_mask_assignment", ("megengine",),
                                  "t[mask] = scalar fix"),
+    "megengine-nchw44-deconv": Check("megengine_checks:conv_transpose2d_nchw44", ("megengine",),
+                                     "conv_transpose2d(format='NCHW44') via megforge's op: eager, module, trace, Lite"),
     "train": Check("train:check", ("megengine",), "train a MegEngine conv autoencoder; loss drops, save/load exact"),
 }

@@ -67,3 +67,94 @@ def bool_mask_assignment() -> str:
         if not np.array_equal(t.numpy(), want):
             raise AssertionError(f"trial {trial}: {int((t.numpy() != want).sum())} wrong elements")
     return "40 seeded trials exact"
+
+
+# Lite side of conv_transpose2d_nchw44, run as a fresh process with no megengine import: the op
+# library (found beside libmegengine_shared.so in the installed megengine) is loaded RTLD_GLOBAL
+# before the dumped model, as a MegEngine Lite program does.
+_LITE_SCRIPT = """
+import ctypes, importlib.util, os, sys
+import numpy as np
+import megenginelite as lite
+megengine_dir = importlib.util.find_spec("megengine").submodule_search_locations[0]
+ctypes.CDLL(os.path.join(megengine_dir, "core", "lib", "libmegforge_mge_op.so"), mode=ctypes.RTLD_GLOBAL)
+model, x_path, y_path = sys.argv[1:]
+net = lite.LiteNetwork()
+net.load(model)
+net.get_io_tensor("x").set_data_by_copy(np.load(x_path))
+net.forward()
+net.wait()
+np.save(y_path, net.get_io_tensor(net.get_all_output_name()[0]).to_numpy())
+"""
+
+
+def conv_transpose2d_nchw44() -> str:
+    """conv_transpose2d(format="NCHW44") through megforge's op library (patch 0005): equals the
+    NCHW result and the float64 reference eagerly and as a module; a traced, dumped model gives
+    the same in MegEngine Lite; a bad input is a ValueError."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    import megengine as mge
+    import megengine.functional as F
+    import megengine.module as M
+    from megengine.jit import trace
+
+    from megforge.testing import conv_transpose2d_reference, pack_nc4hw4, relative_error, unpack_nc4hw4
+
+    rng = np.random.default_rng(2)
+    # (C_in, C_out, kernel, conv kwargs): channels not divisible by 4, groups, depthwise, dilation
+    cases = [(6, 10, 3, dict(stride=2, padding=1, output_padding=1)),
+             (8, 6, 3, dict(stride=2, padding=1, groups=2)),
+             (8, 8, 3, dict(stride=2, padding=1, output_padding=1, groups=8)),
+             (5, 7, 2, dict(stride=1, padding=1, dilation=2))]
+    for c_in, c_out, k, kw in cases:
+        g = kw.get("groups", 1)
+        x = rng.standard_normal((2, c_in, 5, 4), dtype=np.float32)
+        w = rng.standard_normal((c_in, c_out // g, k, k), dtype=np.float32)  # PyTorch layout
+        mw = mge.tensor(w if g == 1 else w.reshape(g, c_in // g, c_out // g, k, k))  # MegEngine's layout
+        b = rng.standard_normal(c_out, dtype=np.float32)
+        mb = mge.tensor(b.reshape(1, c_out, 1, 1))
+        got = unpack_nc4hw4(F.conv_transpose2d(mge.tensor(pack_nc4hw4(x)), mw, mb, format="NCHW44", **kw).numpy(), c_out)
+        nchw = F.conv_transpose2d(mge.tensor(x), mw, mb, **kw).numpy()
+        want = conv_transpose2d_reference(x, w, b, **kw)
+        for name, other in (("reference", want), ("NCHW", nchw.astype(np.float64))):
+            if got.shape != other.shape or relative_error(got, other) > 1e-5:
+                raise AssertionError(f"{(c_in, c_out, k, kw)}: NCHW44 differs from {name}")
+
+    module = M.ConvTranspose2d(6, 10, 3, stride=2, padding=1, output_padding=1, groups=2, format="NCHW44")
+    reference = M.ConvTranspose2d(6, 10, 3, stride=2, padding=1, output_padding=1, groups=2)
+    module.load_state_dict(reference.state_dict())
+    x = rng.standard_normal((1, 6, 7, 5), dtype=np.float32)
+    x4 = pack_nc4hw4(x)
+    eager = module(mge.tensor(x4)).numpy()
+    if relative_error(unpack_nc4hw4(eager, 10), reference(mge.tensor(x)).numpy().astype(np.float64)) > 1e-5:
+        raise AssertionError("ConvTranspose2d(format='NCHW44') differs from the NCHW module")
+
+    @trace(symbolic=True, capture_as_const=True)
+    def model(inp):
+        return module(inp)
+
+    for _ in range(2):  # tracing run, then the compiled graph
+        if not np.allclose(model(mge.tensor(x4)).numpy(), eager, rtol=1e-6, atol=1e-6):
+            raise AssertionError("traced NCHW44 deconvolution differs from eager")
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = [os.path.join(tmp, n) for n in ("deconv_nchw44.mge", "x.npy", "y.npy")]
+        model.dump(paths[0], arg_names=["x"])
+        np.save(paths[1], x4)
+        lite = subprocess.run([sys.executable, "-c", _LITE_SCRIPT, *paths], capture_output=True, text=True)
+        if lite.returncode != 0:
+            raise AssertionError(f"MegEngine Lite run failed:\n{lite.stdout}{lite.stderr[-3000:]}")
+        if not np.allclose(np.load(paths[2]), eager, rtol=1e-6, atol=1e-6):
+            raise AssertionError("MegEngine Lite output differs from eager")
+
+    try:
+        F.conv_transpose2d(mge.tensor(x), mge.tensor(np.zeros((6, 4, 3, 3), np.float32)), format="NCHW44")
+    except ValueError as exc:
+        if "inp must be (N, ceil(C/4), H, W, 4)" not in str(exc):
+            raise
+    else:
+        raise AssertionError("a 4-D input with format='NCHW44' was accepted")
+    return f"{len(cases)} cases = NCHW = reference; module, trace, dumped model in Lite agree"
