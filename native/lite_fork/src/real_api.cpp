@@ -2,6 +2,8 @@
 
 #include <dlfcn.h>
 
+#include <cstdlib>
+
 #include "compat/glibc_compat.h"
 
 namespace mgf {
@@ -17,7 +19,29 @@ std::string RealLite::error_message() const {
   return msg ? std::string(msg) : std::string();
 }
 
+bool preload_libraries(std::string* error) {
+  const char* list = std::getenv("MEGFORGE_LITE_PRELOAD");
+  if (!list) return true;
+  std::string paths(list);
+  size_t start = 0;
+  while (start <= paths.size()) {
+    size_t end = paths.find(':', start);
+    if (end == std::string::npos) end = paths.size();
+    const std::string lib = paths.substr(start, end - start);
+    start = end + 1;
+    if (lib.empty()) continue;
+    // Kept loaded for the life of the process, like a model's custom-op library must be.
+    if (!dlopen(lib.c_str(), RTLD_NOW | RTLD_GLOBAL)) {
+      const char* why = dlerror();
+      *error = "MEGFORGE_LITE_PRELOAD: cannot load " + lib + ": " + (why ? why : "unknown dlopen error");
+      return false;
+    }
+  }
+  return true;
+}
+
 bool open_real_lite(const std::string& path, RealLite* out, std::string* error) {
+  if (!preload_libraries(error)) return false;
   void* h = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!h) {
     const char* why = dlerror();

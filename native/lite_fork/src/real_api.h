@@ -27,7 +27,12 @@ struct RealLite {
   std::string error_message() const;
 };
 
-// dlopen `path` (RTLD_NOW | RTLD_LOCAL) and resolve every symbol; missing ones stay NULL.
+// Load every library listed in MEGFORGE_LITE_PRELOAD (':'-separated) with RTLD_GLOBAL, e.g.
+// MegEngine custom-op libraries a model needs; in fork mode this happens in the worker.
+bool preload_libraries(std::string* error);
+
+// Preload (above), then dlopen `path` (RTLD_NOW | RTLD_LOCAL) and resolve every symbol; missing
+// ones stay NULL.
 // Refuses megforge's own library (it would forward to itself). On failure: false + *error.
 bool open_real_lite(const std::string& path, RealLite* out, std::string* error);
 

@@ -15,12 +15,45 @@ from megforge.release.verify import verify_wheel
 from megforge.release.wheelfile import source_date_epoch
 
 
-def native_artifacts(root: Path, work: Path, pin: Pin) -> Dict[str, Path]:
+def native_artifacts(root: Path, work: Path, pin: Pin, wheelhouse: Path) -> Dict[str, Path]:
     """megforge's native files the manifest may add into the MegEngine wheel (host build):
-    ``mge_op``, the custom-op library, compiled against the pinned wheel's own headers and
-    libmegengine_shared.so (extracted into ``work/mge_root``)."""
+
+    * ``mge_op``: the custom-op library, compiled against the pinned wheel's own headers and
+      libmegengine_shared.so (extracted into ``work/mge_root``);
+    * ``lite``, ``lite_worker``: the drop-in Lite library and its worker, taken from megforge's
+      own repaired and verified wheel for this target in the wheelhouse (the same bytes users
+      of `megforge.lite` run).
+    """
     mge_root = extract_sdk(fetch(pin, root / "megengine_src" / "cache"), work / "mge_root")
-    return {"mge_op": build_op_library(root, mge_root, default_build_dir(root))}
+    artifacts = {"mge_op": build_op_library(root, mge_root, default_build_dir(root))}
+    artifacts.update(_from_megforge_wheel(wheelhouse, pin.target, work / "megforge_lib",
+                                          {"lite": "libmegforge_lite.so", "lite_worker": "megforge_lite_worker"}))
+    return artifacts
+
+
+def _from_megforge_wheel(wheelhouse: Path, target: str, dest: Path, files: Dict[str, str]) -> Dict[str, Path]:
+    import zipfile
+
+    from megforge.release.verify import parse_platform
+    from megforge.release.wheelfile import parse_name
+
+    arch = {"linux-x86_64": "x86_64", "linux-aarch64": "aarch64"}[target]
+    wheels = [w for w in sorted(wheelhouse.glob("megforge-*.whl"))
+              if any(arch in parse_platform(t).archs for t in parse_name(w.name).platform_tags if t != "any")]
+    if not wheels:
+        raise ToolchainError(f"no megforge wheel for {target} in {wheelhouse}: run `megforge release --target {target}` first")
+    dest.mkdir(parents=True, exist_ok=True)
+    out = {}
+    with zipfile.ZipFile(wheels[-1]) as zf:
+        for key, name in files.items():
+            member = f"megforge/_lib/{name}"
+            if member not in zf.namelist():
+                raise ToolchainError(f"{wheels[-1].name} lacks {member}")
+            path = dest / name
+            path.write_bytes(zf.read(member))
+            path.chmod(0o755)
+            out[key] = path
+    return out
 
 
 def redistribute(root: Path, python: str, target: str, wheelhouse: Path, python_exe: str) -> Path:
@@ -29,7 +62,7 @@ def redistribute(root: Path, python: str, target: str, wheelhouse: Path, python_
     work = root / "build" / "megengine" / f"cp{python.replace('.', '')}-{target}"
     epoch = source_date_epoch(root)
     print(f"==> [megengine] MegEngine op library (native/mge_op) against {pin.filename}", flush=True)
-    artifacts = native_artifacts(root, work, pin)
+    artifacts = native_artifacts(root, work, pin, wheelhouse)
     print(f"==> [megengine] {pin.filename}: fetch, patch, re-pack", flush=True)
     wheel = build_redistribution(root, pin, work, epoch, artifacts)
     print(f"==> [megengine] verify {wheel.name}", flush=True)

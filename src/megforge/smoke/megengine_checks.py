@@ -85,6 +85,9 @@ net.get_io_tensor("x").set_data_by_copy(np.load(x_path))
 net.forward()
 net.wait()
 np.save(y_path, net.get_io_tensor(net.get_all_output_name()[0]).to_numpy())
+# megenginelite's library is megforge's drop-in one in the redistribution: report its mode
+from megenginelite.base import _lib
+print("fork-mode", _lib.lib.mgf_lite_fork_mode(), "worker", _lib.lib.mgf_lite_fork_worker_pid())
 """
 
 
@@ -144,11 +147,18 @@ def conv_transpose2d_nchw44() -> str:
         paths = [os.path.join(tmp, n) for n in ("deconv_nchw44.mge", "x.npy", "y.npy")]
         model.dump(paths[0], arg_names=["x"])
         np.save(paths[1], x4)
-        lite = subprocess.run([sys.executable, "-c", _LITE_SCRIPT, *paths], capture_output=True, text=True)
-        if lite.returncode != 0:
-            raise AssertionError(f"MegEngine Lite run failed:\n{lite.stdout}{lite.stderr[-3000:]}")
-        if not np.allclose(np.load(paths[2]), eager, rtol=1e-6, atol=1e-6):
-            raise AssertionError("MegEngine Lite output differs from eager")
+        op_lib = os.path.join(os.path.dirname(mge.__file__), "core", "lib", "libmegforge_mge_op.so")
+        base = {k: v for k, v in os.environ.items() if not k.startswith(("LITE_", "MEGFORGE_LITE_"))}
+        # in-process, then fork mode switched by the environment alone (the worker preloads the op)
+        for mode, env in (("0", base), ("1", {**base, "LITE_FORK_MODE": "1", "MEGFORGE_LITE_PRELOAD": op_lib})):
+            lite = subprocess.run([sys.executable, "-c", _LITE_SCRIPT, *paths], capture_output=True, text=True,
+                                  env=env, timeout=300)
+            if lite.returncode != 0:
+                raise AssertionError(f"MegEngine Lite run (LITE_FORK_MODE={mode}) failed:\n{lite.stdout}{lite.stderr[-3000:]}")
+            if f"fork-mode {mode} " not in lite.stdout or (mode == "1" and " worker 0" in lite.stdout):
+                raise AssertionError(f"LITE_FORK_MODE={mode} not in effect: {lite.stdout.strip()}")
+            if not np.allclose(np.load(paths[2]), eager, rtol=1e-6, atol=1e-6):
+                raise AssertionError(f"MegEngine Lite output (LITE_FORK_MODE={mode}) differs from eager")
 
     try:
         F.conv_transpose2d(mge.tensor(x), mge.tensor(np.zeros((6, 4, 3, 3), np.float32)), format="NCHW44")
@@ -157,4 +167,5 @@ def conv_transpose2d_nchw44() -> str:
             raise
     else:
         raise AssertionError("a 4-D input with format='NCHW44' was accepted")
-    return f"{len(cases)} cases = NCHW = reference; module, trace, dumped model in Lite agree"
+    return (f"{len(cases)} cases = NCHW = reference; module, trace, dumped model in Lite (in-process and "
+            "LITE_FORK_MODE=1) agree")
