@@ -9,6 +9,7 @@ Inputs are data: ``megengine_src/pins.toml`` (which official wheel, its sha256) 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import os
 import re
@@ -186,9 +187,10 @@ def apply_manifest(members: Dict[str, Member], manifest: Mapping, pin: Pin, arti
     return f"{pin.version}+{local}"
 
 
-def set_metadata(members: Dict[str, Member], pin: Pin, version: str) -> Tuple[str, str]:
+def set_metadata(members: Dict[str, Member], pin: Pin, version: str, glibc: str | None = None) -> Tuple[str, str]:
     """Move the dist-info to ``version``, set METADATA's Version and WHEEL's tags (those of the
-    file name); returns (new dist-info name, new wheel file name)."""
+    file name, with the manylinux baseline raised to ``glibc`` — e.g. "2_24" — when given);
+    returns (new dist-info name, new wheel file name)."""
     old, new = f"{pin.project}-{pin.version}.dist-info", f"{pin.project}-{version}.dist-info"
     for name in [n for n in members if n.startswith(old + "/")]:
         members[new + name[len(old):]] = members.pop(name)
@@ -200,6 +202,10 @@ def set_metadata(members: Dict[str, Member], pin: Pin, version: str) -> Tuple[st
         raise VerifyError("METADATA has no Version line")
     members[f"{new}/METADATA"] = (meta.encode(), 0o644)
     parsed = parse_name(pin.filename)
+    if glibc:
+        plats = tuple(dict.fromkeys(re.sub(r"^manylinux(2014|_\d+_\d+)_", f"manylinux_{glibc}_", t)
+                                    for t in parsed.platform_tags))
+        parsed = dataclasses.replace(parsed, platform_tags=plats)
     lines = [l for l in _text(members, f"{new}/WHEEL").splitlines() if not l.startswith("Tag:")]
     members[f"{new}/WHEEL"] = ("\n".join(lines + [f"Tag: {t}" for t in parsed.tags]) + "\n").encode(), 0o644
     filename = (f"{pin.project}-{version}-{'.'.join(parsed.python_tags)}-{'.'.join(parsed.abi_tags)}-"
@@ -245,7 +251,7 @@ def build_redistribution(root: Path, pin: Pin, work: Path, epoch: int, artifacts
         members[name] = (path.read_bytes(), path.stat().st_mode & 0o777)
     manifest = tomllib.loads((patches / "manifest.toml").read_text())
     version = apply_manifest(members, manifest, pin, artifacts)
-    new_dist_info, filename = set_metadata(members, pin, version)
+    new_dist_info, filename = set_metadata(members, pin, version, manifest.get("manylinux"))
     out = work / "dist" / filename
     if out.parent.exists():
         shutil.rmtree(out.parent)
