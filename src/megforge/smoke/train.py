@@ -12,7 +12,10 @@ Passes when, on a fixed held-out batch,
      and <= LOSS_RATIO x the error of the best input-independent guess (the training set's
      mean image), so the drop is not just learning the background, and
   2. the model saved with ``megengine.save`` and loaded into a fresh instance with
-     ``megengine.load`` gives bitwise-identical outputs.
+     ``megengine.load`` gives bitwise-identical outputs, and
+  3. the trained decoder run through megforge's own NC4HW4 transposed convolution
+     (``megforge.deconv``, weights as trained) reproduces MegEngine's outputs (relative error
+     <= 1e-4). Training itself uses MegEngine's NCHW op: megforge's kernel is inference-only.
 Exit code 0 on success, 1 with a message naming the failed criterion otherwise.
 """
 
@@ -67,6 +70,28 @@ def build_model():
     return AutoEncoder()
 
 
+def decode_with_megforge(model, images) -> np.ndarray:
+    """The model's outputs with its decoder computed by megforge.deconv in NC4HW4.
+
+    Encoder in MegEngine; then each ``ConvTranspose2d`` (weight (C_in, C_out, KH, KW), the
+    PyTorch layout megforge takes; bias (1, C_out, 1, 1)) as a DeconvPlan on NC4HW4 arrays.
+    """
+    import megengine.functional as F
+
+    from megforge import deconv
+
+    model.eval()
+    latent = F.relu(model.enc2(F.relu(model.enc1(images)))).numpy()  # (N, 16, 4, 4)
+    x = deconv.to_nc4hw4(np.ascontiguousarray(latent))
+    for layer, activation in ((model.dec1, lambda v: np.maximum(v, 0)), (model.dec2, lambda v: 1 / (1 + np.exp(-v)))):
+        weight = np.ascontiguousarray(layer.weight.numpy())
+        bias = np.ascontiguousarray(layer.bias.numpy().reshape(-1))
+        with deconv.DeconvPlan(weight, bias, stride=layer.stride, padding=layer.padding, layout="NC4HW4") as plan:
+            x = activation(plan(x)).astype(np.float32)
+    model.train()
+    return deconv.from_nc4hw4(x, 3)
+
+
 def _save_and_reload(model, path: Path):
     """megengine.save the state dict, megengine.load it into a fresh model (our own file)."""
     import megengine as mge
@@ -85,6 +110,7 @@ class SmokeResult:
     loss_ratio: float
     mean_image_loss: float
     reload_max_abs_diff: float
+    megforge_decoder_rel_err: float
     seconds: float
     failures: list[str] = field(default_factory=list)
 
@@ -130,14 +156,19 @@ def run(steps: int = 300, out: Path | None = None, seed: int = 0, lr: float = 0.
         with tempfile.TemporaryDirectory() as tmp:
             reloaded_outputs = evaluate(_save_and_reload(model, Path(tmp) / "autoencoder.mge"))[0]
 
+    from megforge.testing import relative_error
+
+    megforge_err = relative_error(decode_with_megforge(model, held_out), outputs.astype(np.float64))
     baseline = float(np.mean((held_out.numpy() - train.mean(axis=0)) ** 2))
     result = SmokeResult(steps, initial, final, final / initial if initial else float("inf"), baseline,
-                         float(np.abs(reloaded_outputs - outputs).max()), time.perf_counter() - start)
+                         float(np.abs(reloaded_outputs - outputs).max()), megforge_err, time.perf_counter() - start)
     if not result.loss_ratio <= LOSS_RATIO:
         result.failures.append(f"loss did not drop enough: {initial:.5f} -> {final:.5f} "
                                f"(ratio {result.loss_ratio:.3f} > {LOSS_RATIO})")
     if not final <= LOSS_RATIO * baseline:
         result.failures.append(f"loss {final:.5f} is not <= {LOSS_RATIO} x the mean-image guess's {baseline:.5f}")
+    if not megforge_err <= 1e-4:
+        result.failures.append(f"the decoder through megforge's NC4HW4 kernel differs: relative error {megforge_err:.3g}")
     if not np.array_equal(reloaded_outputs, outputs):
         result.failures.append(f"saved and reloaded model differs: max |diff| {result.reload_max_abs_diff:.3g}")
     if out is not None:
@@ -151,7 +182,8 @@ def check(steps: int = 300) -> str:
     if not result.ok:
         raise AssertionError("; ".join(result.failures))
     return (f"held-out MSE {result.initial_loss:.4f} -> {result.final_loss:.4f} in {steps} steps "
-            f"(ratio {result.loss_ratio:.3f} <= {LOSS_RATIO}); save/load bitwise equal")
+            f"(ratio {result.loss_ratio:.3f} <= {LOSS_RATIO}); save/load bitwise equal; decoder through "
+            f"megforge NC4HW4 rel. err {result.megforge_decoder_rel_err:.1e}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -172,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"megforge smoke train: {result.steps} steps, held-out MSE {result.initial_loss:.5f} -> "
           f"{result.final_loss:.5f} (ratio {result.loss_ratio:.3f}, need <= {LOSS_RATIO}; mean-image guess "
           f"{result.mean_image_loss:.5f}); "
-          f"reload max |diff| {result.reload_max_abs_diff:.3g}; {result.seconds:.1f} s")
+          f"reload max |diff| {result.reload_max_abs_diff:.3g}; megforge NC4HW4 decoder rel. err "
+          f"{result.megforge_decoder_rel_err:.1e}; {result.seconds:.1f} s")
     for failure in result.failures:
         print(f"megforge smoke train: FAILED: {failure}", file=sys.stderr)
     return 0 if result.ok else 1
