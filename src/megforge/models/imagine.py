@@ -34,11 +34,13 @@ class ClipPerceptor:
         self.input_resolution = int(model.image_resolution)
 
     def encode_image(self, image: mge.Tensor) -> mge.Tensor:
-        """image: float32 (N, 3, R, R) CLIP-normalised, kept in the autodiff graph -> (N, embed_dim)."""
-        r = self.input_resolution
-        if image.ndim != 4 or tuple(image.shape[1:]) != (3, r, r):
-            raise InvalidArgumentError(f"image must be (N, 3, {r}, {r}), got {tuple(image.shape)}")
-        return self.model.visual(image)  # CLIP.encode_image validates via numpy, which cuts the graph
+        """image: float32 (N, 3, R, R) CLIP-normalised, kept in the autodiff graph -> (N, embed_dim).
+
+        CLIP.encode_image keeps tensor inputs in the graph (moving them to the model's device);
+        the features come back on the image's device, where BigSleep computes its losses.
+        """
+        features = self.model.encode_image(image)
+        return features if features.device == image.device else features.to(image.device)
 
     def encode_text(self, phrase: str) -> np.ndarray:
         """phrase -> float32 (1, embed_dim)."""
