@@ -17,6 +17,12 @@ function(megforge_setup_target target)
     target_link_options(${target} PRIVATE -fsanitize=address,undefined)
   endif()
   if(APPLE)
+    # No debug stabs in linked images: their N_OSO entries carry object-file mtimes, which
+    # makes two builds of one commit differ.
+    get_target_property(_type ${target} TYPE)
+    if(_type MATCHES "SHARED_LIBRARY|MODULE_LIBRARY|EXECUTABLE")
+      target_link_options(${target} PRIVATE "LINKER:-S")
+    endif()
     set_target_properties(${target} PROPERTIES INSTALL_RPATH "@loader_path")
   else()
     set_target_properties(${target} PROPERTIES INSTALL_RPATH "$ORIGIN")
