@@ -69,7 +69,8 @@ def build_op_library(root: Path, mge_root: Path, build_dir: Path) -> Path:
     configure = [cmake, "-S", str(root / "native"), "-B", str(build_dir), *generator,
                  "-DCMAKE_BUILD_TYPE=Release", "-DBUILD_SHARED_LIBS=OFF", "-DMEGFORGE_BUILD_TESTS=OFF",
                  f"-DCMAKE_TOOLCHAIN_FILE={root / 'toolchains' / 'linux-x86_64.cmake'}",
-                 f"-DMEGFORGE_MGE_ROOT={mge_root}"]
+                 f"-DMEGFORGE_MGE_ROOT={mge_root}",
+                 f"-DPython_EXECUTABLE={sys.executable}"]  # SIMDe from this interpreter's simde-py
     for cmd in (configure, [cmake, "--build", str(build_dir), "--target", "megforge_mge_op"]):
         result = subprocess.run(cmd, capture_output=True, text=True)
         if result.returncode != 0:
