@@ -1,7 +1,7 @@
 """Step 2 of a release: make a wheel distributable.
 
-Linux: ``auditwheel repair`` (grafts any non-system library, retags to the most compatible
-manylinux). macOS: ``delocate-wheel`` (copies non-system dylibs, fixes install names,
+Linux: ``auditwheel repair --plat manylinux_2_24_<arch>`` (grafts any non-system library,
+retags to the pinned baseline; a binary needing more fails here). macOS: ``delocate-wheel`` (copies non-system dylibs, fixes install names,
 retags to the binaries' minimum macOS); on Linux hosts delocate runs against our stand-ins
 for otool / install_name_tool / codesign / lipo (megforge.release.standins).
 """
@@ -28,7 +28,8 @@ def repair_wheel(target: Target, wheel: Path, out_dir: Path) -> Path:
     env = dict(os.environ)
     with tempfile.TemporaryDirectory(prefix="megforge-standins-") as tmp:
         if target.os == "linux":
-            cmd = [sys.executable, "-m", "auditwheel", "repair", "--wheel-dir", str(out_dir), str(wheel)]
+            cmd = [sys.executable, "-m", "auditwheel", "repair", "--plat", target.repaired_platform,
+                   "--wheel-dir", str(out_dir), str(wheel)]
         else:
             cmd = [sys.executable, "-m", "delocate.cmd.delocate_wheel", "--require-archs", target.arch,
                    "--wheel-dir", str(out_dir), "-v", str(wheel)]

@@ -71,6 +71,14 @@ class Target:
     arch: str  # wheel-tag architecture: x86_64 | aarch64 | arm64
     host_platform: str  # value for _PYTHON_HOST_PLATFORM, i.e. the wheel's platform before repair
 
+    @property
+    def repaired_platform(self) -> Optional[str]:
+        """The platform tag ``auditwheel repair --plat`` must reach (Linux), else None.
+
+        Pinned rather than left to auditwheel's choice, so a build whose symbol versions creep
+        past the baseline fails the repair instead of silently yielding a narrower wheel."""
+        return f"{MANYLINUX_BASELINE}_{self.arch}" if self.os == "linux" else None
+
     def toolchain(self, root: Path) -> Path:
         return root / "toolchains" / f"{self.name}.cmake"
 
@@ -108,6 +116,9 @@ TARGETS: Dict[str, Target] = {
 }
 
 MACOS_DEPLOYMENT_TARGET = "11.0"
+# The Linux wheels' baseline: glibc 2.24 / GLIBCXX_3.4.22 (the Lite library's std::string ABI
+# needs 3.4.21+, its worker start-up 3.4.22); release/policy.json holds the symbol ceilings.
+MANYLINUX_BASELINE = "manylinux_2_24"
 
 
 def host_target() -> Optional[str]:
