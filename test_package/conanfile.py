@@ -20,9 +20,10 @@ class TestPackageConan(ConanFile):
 
     def test(self):
         if not can_run(self):
+            host = "a Mac (Apple Silicon)" if self.settings.os == "Macos" else f"a {self.settings.os}/{self.settings.arch} machine"
             self.output.warning(
-                f"test_package built for {self.settings.os}/{self.settings.arch} but not run: "
-                "this build machine cannot execute those binaries (run `conan create .` on such a host)"
+                f"test_package built for {self.settings.os}/{self.settings.arch} but not run: this build "
+                f"machine cannot execute those binaries; running them needs {host} (`conan create .` there)"
             )
             return
         # ctest runs the program, through CMAKE_CROSSCOMPILING_EMULATOR (qemu) when cross building.

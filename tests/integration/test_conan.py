@@ -55,7 +55,30 @@ def free_port() -> int:
 def test_create_runs_test_package(home, root):
     out = conan(home, "create", ".", cwd=root)
     assert "megforge deconv" in out and "1x1 -> 2x2 = [3 3 3 3]" in out
-    assert "100% tests passed" in out
+    assert "megforge lite: mode 0, LITE_get_version -> " in out
+    assert "100% tests passed, 0 tests failed out of 2" in out
+
+
+def test_static_deconv_links_into_test_package(home, root):
+    out = conan(home, "create", ".", "-o", "megforge/*:shared=False", cwd=root)
+    assert "1x1 -> 2x2 = [3 3 3 3]" in out and "100% tests passed, 0 tests failed out of 2" in out
+    assert "shared: False" in conan(home, "list", "megforge/0.1.0:*", cwd=root)
+
+
+@pytest.mark.needs_qemu
+def test_cross_aarch64_test_package_runs_under_qemu(home, root):
+    out = conan(home, "create", ".", "-pr:h", "toolchains/profiles/linux-aarch64", "-pr:b", "default", cwd=root)
+    assert "arch=armv8" in out and "1x1 -> 2x2 = [3 3 3 3]" in out
+    assert "100% tests passed, 0 tests failed out of 2" in out
+
+
+@pytest.mark.needs_zig
+def test_cross_macos_builds_and_says_it_needs_a_mac(home, root):
+    if sys.platform == "darwin":
+        pytest.skip("on a Mac the macos-arm64 test_package runs natively (tox -e macos-arm64)")
+    out = conan(home, "create", ".", "-pr:h", "toolchains/profiles/macos-arm64", "-pr:b", "default", cwd=root)
+    assert "os=Macos" in out and "os.version=11.0" in out
+    assert "test_package built for Macos/armv8 but not run" in out and "needs a Mac (Apple Silicon)" in out
 
 
 def test_binary_cache_round_trip(home, root, server_python, tmp_path):
