@@ -218,6 +218,8 @@ def test_bad_arguments_are_clear_errors():
     with pytest.raises(InvalidArgumentError, match=r"unexpected \['x'\]"):
         nae.AutoEncoder({**params, "x": np.zeros(1)})
     model = nae.AutoEncoder(params)
+    with pytest.raises(InvalidArgumentError, match="gradient_check needs a float64 model"):
+        nae.gradient_check(model, make_images(1, 0))
     for bad in (np.zeros((2, 1, 16, 16), np.float32), np.zeros((2, 3, 15, 16), np.float32),
                 np.zeros((3, 16, 16), np.float32), [[0.0]]):
         with pytest.raises(InvalidArgumentError, match=r"x must be an ndarray \(N, 3, H, W\)"):

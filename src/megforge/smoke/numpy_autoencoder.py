@@ -250,7 +250,11 @@ def load(path: Union[str, Path], engine: str = "megforge") -> AutoEncoder:
 def gradient_check(model: AutoEncoder, x: np.ndarray, samples: int = 8, eps: float = 1e-6,
                    seed: int = 0) -> Dict[str, float]:
     """Per parameter: max |analytic - central difference| over ``samples`` random entries,
-    divided by max |analytic gradient| of that parameter. Use the float64 reference engine."""
+    divided by max |analytic gradient| of that parameter. Needs the float64 reference engine."""
+    if model.dtype != np.float64:
+        raise InvalidArgumentError(f"gradient_check needs a float64 model (engine='reference'), got "
+                                   f"engine={model.engine!r}: central differences with eps={eps} are "
+                                   f"meaningless in {np.dtype(model.dtype).name}")
     _, grads = model.loss_and_grads(x)
     rng = np.random.default_rng(seed)
     errors = {}
