@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from megforge.release.smoke import clean_env, fresh_venv, install_from_wheelhouse, run_smoke
+from megforge.release.smoke import EVERY_TARGET, clean_env, fresh_venv, install_from_wheelhouse, run_smoke
 from megforge.release.targets import host_target
 from megforge.release.verify import parse_platform
 from megforge.release.wheelfile import parse_name
@@ -53,10 +53,12 @@ def test_installed_from_wheelhouse_only(installed):
 
 
 def test_smoke_checks_pass_in_fresh_venv(installed):
+    """Every megforge-only check PASSes (a SKIP is a failure), training included."""
     py, _items = installed
-    result = run_smoke(py, require=["numpy"])
+    result = run_smoke(py, require=["numpy"], must_pass=EVERY_TARGET)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "PASS deconv" in result.stdout and "PASS cli" in result.stdout
+    for check in ("deconv", "cli", "lite", "train-native"):
+        assert f"PASS {check} " in result.stdout, result.stdout
 
 
 def test_native_library_comes_from_the_installed_wheel(installed):

@@ -46,7 +46,7 @@ def _smoke(target, root: Path, wheelhouse: Path) -> bool:
     """Install + smoke-test on this host; returns True on failure."""
     import tempfile
 
-    from megforge.release.smoke import fresh_venv, install_from_wheelhouse, run_smoke
+    from megforge.release.smoke import EVERY_TARGET, fresh_venv, install_from_wheelhouse, run_smoke
     from megforge.release.targets import host_target
 
     if not target.is_host:
@@ -57,7 +57,7 @@ def _smoke(target, root: Path, wheelhouse: Path) -> bool:
     py = fresh_venv(env_dir)
     with tempfile.TemporaryDirectory() as tmp:
         install_from_wheelhouse(py, wheelhouse, ["megforge"], Path(tmp) / "report.json")
-    result = run_smoke(py, require=["numpy"])
+    result = run_smoke(py, require=["numpy"], must_pass=EVERY_TARGET)  # train-native included: no SKIP
     print(result.stdout + result.stderr, end="")
     return result.returncode != 0
 

@@ -61,9 +61,18 @@ def install_from_wheelhouse(py: Path, wheelhouse: Path, packages: Sequence[str],
     return items
 
 
-def run_smoke(py: Path, checks: Sequence[str] = (), require: Sequence[str] = ()) -> subprocess.CompletedProcess:
+# The smoke checks that need nothing beyond megforge's wheel and numpy: every runtime smoke run
+# (each target, each venv) must PASS all of them; a SKIP fails the run.
+EVERY_TARGET = ("deconv", "cli", "lite", "train-native")
+
+
+def run_smoke(py: Path, checks: Sequence[str] = (), require: Sequence[str] = (),
+              must_pass: Sequence[str] = ()) -> subprocess.CompletedProcess:
+    """``python -m megforge.smoke`` in the venv of ``py`` (``--require`` modules, ``--must-pass`` checks)."""
     cmd = [str(py), "-m", "megforge.smoke", *checks]
     for r in require:
         cmd += ["--require", r]
+    for c in must_pass:
+        cmd += ["--must-pass", c]
     # run from the venv directory so a source checkout on sys.path cannot shadow the install
     return subprocess.run(cmd, cwd=py.parent, capture_output=True, text=True, env=clean_env())

@@ -39,5 +39,7 @@ CHECKS: Dict[str, Check] = {
                                  "t[mask] = scalar fix"),
     "megengine-nchw44-deconv": Check("megengine_checks:conv_transpose2d_nchw44", ("megengine",),
                                      "conv_transpose2d(format='NCHW44') via megforge's op: eager, module, trace, Lite"),
+    "train-native": Check("train_numpy:check", (), "train a numpy conv autoencoder whose transposed convolutions "
+                          "(forward and backward-data) run on megforge; loss drops, save/load exact"),
     "train": Check("train:check", ("megengine",), "train a MegEngine conv autoencoder; loss drops, save/load exact"),
 }
