@@ -69,3 +69,13 @@ def test_native_library_comes_from_the_installed_wheel(installed):
                          capture_output=True, text=True, check=True, cwd=py.parent,
                          env=clean_env())
     assert str(py.parent.parent) in out.stdout, out.stdout
+
+
+def test_host_wheel_carries_the_pinned_baseline():
+    """The Linux wheel is tagged with the pinned manylinux baseline, not what auditwheel guessed."""
+    from megforge.release.targets import get_target
+
+    target = get_target("host")
+    tags = {t for w in host_wheels() for t in parse_name(w.name).platform_tags}
+    want = target.repaired_platform or "macosx_11_0_arm64"
+    assert want in tags, f"{sorted(tags)} lacks {want}"
