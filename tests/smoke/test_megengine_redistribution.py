@@ -45,8 +45,8 @@ def smoke_run(python310):
 
 def test_every_smoke_check_passes(smoke_run):
     assert smoke_run.returncode == 0, smoke_run.stdout + smoke_run.stderr[-4000:]
-    for check in ("deconv", "lite", "lite-fork", "megengine-install", "megengine-output-padding",
-                  "megengine-bool-mask", "megengine-nchw44-deconv", "train", "train-native"):
+    for check in ("deconv", "lite", "lite-fork", "megengine-install", "megengine-lite-fork-env",
+                  "megengine-output-padding", "megengine-bool-mask", "megengine-nchw44-deconv", "train", "train-native"):
         assert f"PASS {check}" in smoke_run.stdout, smoke_run.stdout
 
 

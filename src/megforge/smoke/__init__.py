@@ -33,6 +33,8 @@ CHECKS: Dict[str, Check] = {
     "lite": Check("lite_checks:worker", (), "the drop-in LITE library loads and its fork-mode worker starts"),
     "lite-fork": Check("lite_checks:fork_mode", ("megengine",), "a megenginelite forward in fork mode = in-process"),
     "megengine-install": Check("megengine_checks:install", ("megengine",), "patched metadata, version, import"),
+    "megengine-lite-fork-env": Check("megengine_checks:lite_fork_by_environment_alone", ("megengine",),
+                                     "LITE_FORK_MODE=1 alone moves megenginelite into a worker"),
     "megengine-output-padding": Check("megengine_checks:conv_transpose2d_output_padding", ("megengine",),
                                       "conv_transpose2d output_padding fix"),
     "megengine-bool-mask": Check("megengine_checks:bool_mask_assignment", ("megengine",),

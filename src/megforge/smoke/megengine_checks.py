@@ -8,6 +8,8 @@ import re
 
 import numpy as np
 
+from megforge.smoke.lite_checks import REPORT_MODE, dump_conv_model, run_forward
+
 
 def install() -> str:
     """Metadata pins, the local version, and an import that needs no pkg_resources."""
@@ -85,10 +87,26 @@ net.get_io_tensor("x").set_data_by_copy(np.load(x_path))
 net.forward()
 net.wait()
 np.save(y_path, net.get_io_tensor(net.get_all_output_name()[0]).to_numpy())
-# megenginelite's library is megforge's drop-in one in the redistribution: report its mode
-from megenginelite.base import _lib
-print("fork-mode", _lib.lib.mgf_lite_fork_mode(), "worker", _lib.lib.mgf_lite_fork_worker_pid())
-"""
+""" + REPORT_MODE  # megenginelite's library is megforge's drop-in one in the redistribution
+
+
+def lite_fork_by_environment_alone() -> str:
+    """In the redistribution megenginelite's own library is megforge's: LITE_FORK_MODE=1 and
+    nothing else (no LITE_LIB_PATH, no MEGFORGE_LITE_REAL_LIB) runs a dumped model in a worker
+    process, with the in-process output."""
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        model = Path(tmp) / "conv.mge"
+        dump_conv_model(model)
+        runs = {mode: run_forward(model, {"LITE_FORK_MODE": mode}, report_mode=True) for mode in ("0", "1")}
+    for mode, (_, report) in runs.items():
+        if not report.startswith(f"fork-mode {mode} ") or (mode == "1") == report.endswith(" worker 0"):
+            raise AssertionError(f"LITE_FORK_MODE={mode} alone not in effect: {report!r}")
+    if runs["0"][0] != runs["1"][0]:
+        raise AssertionError("LITE_FORK_MODE=1 output differs from in-process")
+    return f"LITE_FORK_MODE=1 alone: {runs['1'][1]}, output identical to in-process"
 
 
 def conv_transpose2d_nchw44() -> str:
