@@ -38,6 +38,7 @@ class Pin:
     target: str
     filename: str
     sha256: str
+    index: str  # the package index page the file is published on
 
     @property
     def soabi(self) -> str:
@@ -50,8 +51,8 @@ class Pin:
 def load_pins(root: Path) -> List[Pin]:
     data = tomllib.loads((root / "megengine_src" / "pins.toml").read_text())
     project = data["project"]
-    return [Pin(project["name"], project["version"], w["python"], w["target"], w["filename"], w["sha256"])
-            for w in data["wheel"]]
+    return [Pin(project["name"], project["version"], w["python"], w["target"], w["filename"], w["sha256"],
+                project["index"]) for w in data["wheel"]]
 
 
 def find_pin(root: Path, python: str, target: str) -> Pin:
@@ -75,11 +76,12 @@ def fetch(pin: Pin, cache: Path) -> Path:
                "--dest", str(cache), "--python-version", pin.python, "--implementation", "cp",
                "--abi", tags.abi_tags[0], "--platform", tags.platform_tags[0], "-r", str(req)]
         if subprocess.run(cmd).returncode != 0 or not path.is_file():
-            raise ToolchainError(f"could not download {pin.filename} with pip (see above)")
+            raise ToolchainError(f"could not download {pin.filename} (published on {pin.index}) with pip "
+                                 "through its configured index (see above)")
     digest = sha256_file(path)
     if digest != pin.sha256:
         raise VerifyError(
-            f"{path}: sha256 {digest} does not match the pinned {pin.sha256}; refusing to use it "
+            f"{path}: sha256 {digest} does not match the pinned {pin.sha256} ({pin.index}); refusing to use it "
             "(delete the file to download it again, or fix megengine_src/pins.toml if the pin is wrong)"
         )
     return path
