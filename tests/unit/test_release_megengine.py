@@ -54,15 +54,15 @@ def test_fetch_takes_a_cached_wheel_with_the_pinned_hash(tmp_path, monkeypatch):
     assert fetch(fake_pin(hashlib.sha256(b"wheel bytes").hexdigest()), tmp_path) == tmp_path / FILENAME
 
 
-def _official_stand_in(path: Path, record_hash: str) -> Path:
-    """A wheel shaped like the official one; RECORD gives megengine/__init__.py ``record_hash``
+def _official_stand_in(path: Path, init_hash: str) -> Path:
+    """A wheel shaped like the official one; RECORD gives megengine/__init__.py ``init_hash``
     (re-packing reuses the official RECORD's hashes for members it copies unchanged)."""
     dist = "MegEngine-1.13.0.dist-info"
     with zipfile.ZipFile(path / FILENAME, "w") as zf:
         zf.writestr("megengine/__init__.py", INIT)
         zf.writestr(f"{dist}/METADATA", "Metadata-Version: 2.1\nName: MegEngine\nVersion: 1.13.0\n")
         zf.writestr(f"{dist}/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: false\nTag: cp310-cp310-manylinux2014_x86_64\n")
-        zf.writestr(f"{dist}/RECORD", f"megengine/__init__.py,{record_hash},{len(INIT)}\n")
+        zf.writestr(f"{dist}/RECORD", f"megengine/__init__.py,{init_hash},{len(INIT)}\n")
     return path / FILENAME
 
 
