@@ -19,7 +19,7 @@ from megforge.convert import load_checkpoint
 pytestmark = [pytest.mark.needs_fixtures, pytest.mark.needs_megengine]
 TOLERANCE = 1e-4
 CASES = [("vit_small", "state_dict"), ("vit_small", "jit"), ("rn_small", "state_dict"), ("rn_small", "jit"),
-         ("vit_b32", "state_dict")]
+         ("vit_b32", "state_dict"), ("vit_b32", "jit")]  # vit_b32: fp16, like OpenAI's released files
 
 
 @pytest.fixture(scope="module")

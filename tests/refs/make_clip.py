@@ -1,9 +1,9 @@
 """CLIP parity fixtures from openai/CLIP (clip-anytorch 2.6.0), seeded random weights.
 
 For each config in CONFIGS, under ``out_dir``: ``<name>.state_dict.pt`` (``torch.save`` of
-``state_dict()``; the full-size ViT-B/32 in fp16, like OpenAI's releases), for the small
-configs also ``<name>.jit.pt`` (a ``torch.jit.trace`` archive with OpenAI's extra
-``input_resolution``/``context_length``/``vocab_size`` entries), and ``<name>.npz`` with
+``state_dict()``), ``<name>.jit.pt`` (a ``torch.jit.trace`` archive with OpenAI's extra
+``input_resolution``/``context_length``/``vocab_size`` entries) - both in fp16 for the
+full-size ViT-B/32, like OpenAI's released files - and ``<name>.npz`` with
 inputs (``image``, ``text``) and the fp32 reference outputs (``image_features``,
 ``text_features``, ``logits_per_image``, ``logits_per_text``).
 
@@ -123,13 +123,14 @@ def _model_fixtures(model_module: object, tokenizer: object, name: str, config: 
     if name == "vit_b32":
         state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
     torch.save(state, out_dir / f"{name}.state_dict.pt")
-    if name != "vit_b32":
-        for key, value in (("input_resolution", resolution), ("context_length", config["context_length"]),
-                           ("vocab_size", config["vocab_size"])):
-            model.__dict__.pop(key, None)  # plain int attributes of CLIP; OpenAI's archives hold tensors
-            model.register_buffer(key, torch.tensor(value))
-        traced = torch.jit.trace(model, (image, text), check_trace=False)
-        traced.save(str(out_dir / f"{name}.jit.pt"))
+    for key, value in (("input_resolution", resolution), ("context_length", config["context_length"]),
+                       ("vocab_size", config["vocab_size"])):
+        model.__dict__.pop(key, None)  # plain int attributes of CLIP; OpenAI's archives hold tensors
+        model.register_buffer(key, torch.tensor(value))
+    traced = torch.jit.trace(model, (image, text), check_trace=False)
+    if name == "vit_b32":  # OpenAI's released archives: a TorchScript module holding fp16 tensors
+        traced = traced.half()
+    traced.save(str(out_dir / f"{name}.jit.pt"))
 
 
 def main(out_dir: Path) -> None:
