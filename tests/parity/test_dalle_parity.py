@@ -155,3 +155,17 @@ def test_cli_bad_arguments_are_clear_errors(fx: Path, tmp_path: Path, extra: lis
                               "--out", str(tmp_path / "x.png"), *extra])
     with pytest.raises(InvalidArgumentError, match=match):
         args.func(args)
+
+
+@pytest.mark.parametrize("name", ["encoder.pkl", "encoder_legacy.pkl", "decoder.pkl", "dalle.pt"])
+def test_truncated_files_are_clear_errors(fx: Path, tmp_path: Path, name: str) -> None:
+    from megforge.errors import CheckpointError
+    from megforge.models import dalle
+
+    loader = {"decoder.pkl": dalle.load_dvae_decoder, "dalle.pt": dalle.load}.get(name, dalle.load_dvae_encoder)
+    data = (fx / name).read_bytes()
+    for size in (len(data) // 2, 100):
+        cut = tmp_path / f"cut{size}-{name}"
+        cut.write_bytes(data[:size])
+        with pytest.raises(CheckpointError, match=str(cut.name)):
+            loader(cut)

@@ -66,10 +66,14 @@ def read_torch(path: str | Path, *, placeholders: Iterable[str] = (),
     with open(path, "rb") as f:
         head = f.read(16)
     keep = None if entries is None else frozenset(entries)
-    if is_zip(head):
-        return _read_zip(path, tuple(placeholders), extra_globals, keep)
-    if is_legacy(head):
-        return _read_legacy(path, tuple(placeholders), extra_globals, keep)
+    reader = _read_zip if is_zip(head) else _read_legacy if is_legacy(head) else None
+    if reader is not None:
+        try:
+            return reader(path, tuple(placeholders), extra_globals, keep)
+        except CheckpointError as exc:  # the unpickler's messages do not know the file
+            if str(path) in str(exc):
+                raise
+            raise CheckpointError(f"{path}: {exc}") from exc
     raise CheckpointError(f"{path}: not a PyTorch checkpoint (neither a zip archive nor a legacy torch.save file)")
 
 
