@@ -3,7 +3,7 @@ import re
 
 from conan import ConanFile
 from conan.errors import ConanInvalidConfiguration
-from conan.tools.build import check_min_cppstd
+from conan.tools.build import check_min_cppstd, stdcpp_library
 from conan.tools.cmake import CMake, CMakeDeps, CMakeToolchain, cmake_layout
 from conan.tools.files import copy, load, rmdir
 
@@ -79,6 +79,8 @@ class MegforgeConan(ConanFile):
             deconv.defines = ["MGF_DECONV_STATIC"]
             if self.settings.os == "Linux":
                 deconv.system_libs = ["pthread", "m"]
+            if stdcpp_library(self):  # C++ inside, so C consumers (test_package) link the runtime
+                deconv.system_libs.append(stdcpp_library(self))
         # The drop-in LITE C library (always shared; megforge_lite_worker is installed beside it).
         lite = self.cpp_info.components["lite"]
         lite.set_property("cmake_target_name", "megforge::lite")

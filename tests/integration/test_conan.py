@@ -56,12 +56,12 @@ def test_create_runs_test_package(home, root):
     out = conan(home, "create", ".", cwd=root)
     assert "megforge deconv" in out and "1x1 -> 2x2 = [3 3 3 3]" in out
     assert "megforge lite: mode 0, LITE_get_version -> " in out
-    assert "100% tests passed, 0 tests failed out of 2" in out
+    assert "100% tests passed" in out and "out of 2" in out
 
 
 def test_static_deconv_links_into_test_package(home, root):
     out = conan(home, "create", ".", "-o", "megforge/*:shared=False", cwd=root)
-    assert "1x1 -> 2x2 = [3 3 3 3]" in out and "100% tests passed, 0 tests failed out of 2" in out
+    assert "1x1 -> 2x2 = [3 3 3 3]" in out and "100% tests passed" in out and "out of 2" in out
     assert "shared: False" in conan(home, "list", "megforge/0.1.0:*", cwd=root)
 
 
@@ -69,7 +69,7 @@ def test_static_deconv_links_into_test_package(home, root):
 def test_cross_aarch64_test_package_runs_under_qemu(home, root):
     out = conan(home, "create", ".", "-pr:h", "toolchains/profiles/linux-aarch64", "-pr:b", "default", cwd=root)
     assert "arch=armv8" in out and "1x1 -> 2x2 = [3 3 3 3]" in out
-    assert "100% tests passed, 0 tests failed out of 2" in out
+    assert "100% tests passed" in out and "out of 2" in out
 
 
 @pytest.mark.needs_zig
