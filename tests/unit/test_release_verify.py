@@ -53,10 +53,19 @@ def test_non_system_shared_library_dependency(tmp_path, bins):
     user = gcc_so(bins / "libuser.so", extra=[f"-L{bins}", "-lextra"],
                   source="int megforge_probe(void);\nint user(void){return megforge_probe();}\n")
     wheel = make_wheel(tmp_path, "manylinux_2_17_x86_64", {"probe/libuser.so": user.read_bytes()})
-    assert "depends on libextra.so, which is neither a manylinux system library nor in the wheel" in problems(wheel)
+    missing = "depends on libextra.so, which is neither a manylinux system library nor in the wheel where the loader looks"
+    assert missing in problems(wheel)
+    # in the wheel, but where the loader never looks (no RPATH): still unresolved
+    (tmp_path / "unreachable").mkdir()
+    unreachable = make_wheel(tmp_path / "unreachable", "manylinux_2_17_x86_64",
+                             {"probe/libuser.so": user.read_bytes(), "probe.libs/libextra.so": dep.read_bytes()})
+    assert f"{missing} (no RPATH/RUNPATH)" in problems(unreachable)
+    # auditwheel's layout: grafted into probe.libs/, found through RUNPATH $ORIGIN/../probe.libs
+    grafted = gcc_so(bins / "libgrafted.so", extra=[f"-L{bins}", "-lextra", "-Wl,-rpath,$ORIGIN/../probe.libs"],
+                     source="int megforge_probe(void);\nint user(void){return megforge_probe();}\n")
     (tmp_path / "bundled").mkdir()
     bundled = make_wheel(tmp_path / "bundled", "manylinux_2_17_x86_64",
-                         {"probe/libuser.so": user.read_bytes(), "probe.libs/libextra.so": dep.read_bytes()})
+                         {"probe/libuser.so": grafted.read_bytes(), "probe.libs/libextra.so": dep.read_bytes()})
     assert problems(bundled) == ""
 
 

@@ -164,10 +164,26 @@ def _check_elf(report: Report, member: str, path: Path, plat: Platform, names: S
         if have and _version_tuple(have) > _version_tuple(ceiling):
             report.add(f"{member}: needs {prefix}_{have}, newer than {plat.tag} allows ({prefix}_{ceiling})")
     allowed = set(policy()["linux"]["allowed_libs"])
-    bundled = {posixpath.basename(n) for n in names}
     for lib in info.needed:
-        if lib not in allowed and lib not in bundled:
-            report.add(f"{member}: depends on {lib}, which is neither a manylinux system library nor in the wheel")
+        if lib in allowed:
+            continue
+        if _resolve_elf_dep(lib, member, info.rpaths, names) is None:
+            where = f" (RPATH/RUNPATH {':'.join(info.rpaths)})" if info.rpaths else " (no RPATH/RUNPATH)"
+            report.add(f"{member}: depends on {lib}, which is neither a manylinux system library nor in the "
+                       f"wheel where the loader looks{where}")
+
+
+def _resolve_elf_dep(lib: str, member: str, rpaths: List[str], names: Set[str]) -> Optional[str]:
+    """Wheel member the dynamic loader finds for DT_NEEDED ``lib`` through ``$ORIGIN``-relative
+    RPATH/RUNPATH entries of ``member``, or None (absolute entries point outside the wheel)."""
+    here = posixpath.dirname(member)
+    for rp in rpaths:
+        for origin in ("$ORIGIN", "${ORIGIN}"):
+            if rp == origin or rp.startswith(origin + "/"):
+                candidate = posixpath.normpath(posixpath.join(here, rp[len(origin):].lstrip("/"), lib))
+                if candidate in names:
+                    return candidate
+    return None
 
 
 def _resolve_macho_dep(dep: str, member: str, rpaths: List[str], names: Set[str]) -> Optional[str]:
