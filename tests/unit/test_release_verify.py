@@ -160,6 +160,22 @@ def test_tampered_record(tmp_path, bins):
     assert "RECORD hash mismatch for probe/__init__.py (file altered after packing)" in problems(wheel)
 
 
+@pytest.mark.parametrize("edit, reason", [
+    (lambda row: row.replace("sha256=", "sha256=A", 1), "RECORD hash mismatch for probe/__init__.py"),
+    (lambda row: row.rsplit(",", 1)[0] + ",999", "size"),
+    (lambda row: "", "probe/__init__.py is not listed in RECORD"),
+])
+def test_edited_record_row(tmp_path, edit, reason):
+    """The file is intact; its RECORD row was edited (hash, size) or removed."""
+    wheel = make_wheel(tmp_path, "manylinux_2_17_x86_64", {"probe/__init__.py": b"x = 1\n"})
+    record = "probe-1.0.dist-info/RECORD"
+    with zipfile.ZipFile(wheel) as zf:
+        rows = zf.read(record).decode().splitlines()
+    rows = [edit(r) if r.startswith("probe/__init__.py,") else r for r in rows]
+    _rewrite_member(wheel, record, ("\n".join(r for r in rows if r) + "\n").encode())
+    assert reason in problems(wheel)
+
+
 def test_unlisted_file_and_wheel_tag_mismatch(tmp_path):
     wheel = make_wheel(tmp_path, "manylinux_2_17_x86_64", {"probe/__init__.py": b""}, wheel_tag="py3-none-any")
     assert "do not match the file name's tags" in problems(wheel)
