@@ -12,6 +12,7 @@
 #include "locate.h"
 #include "settings.h"
 #include "shm.h"
+#include "spin.h"
 #include "launch.h"
 
 namespace mgf {
@@ -29,6 +30,7 @@ struct Conn {
   uint64_t generation = 0;
   pid_t pid = 0;
   Channel ch;
+  SpinWindow spin{settings().spin_effective_us};  // polling for answers before blocking (spin.h)
 };
 
 // This thread's channel. A plain pointer (no destructor of its own) stays usable even in calls
@@ -109,7 +111,7 @@ Worker* start_worker(std::string* error) {
   }
   pid_t pid;
   int control;
-  if (!spawn_worker(exe, real, &pid, &control, error)) return nullptr;
+  if (!spawn_worker(exe, real, settings().spin_effective_us, &pid, &control, error)) return nullptr;
   Worker* w = new Worker;
   w->pid = pid;
   w->owner_pid = g_pid.load();
@@ -250,12 +252,20 @@ int rpc(Worker* w, const Writer& request, Response* out, const char* api, int fd
     lose_worker(w, api, error == "timed out sending" ? Loss::kTimeout : Loss::kEof);
     return api_fail(api, w->cause);
   }
+  bool first = true;
   for (;;) {
     uint32_t kind = 0;
     const uint8_t* data = nullptr;
     size_t len = 0;
-    Channel::Result r = c.ch.recv(&kind, &data, &len, 0, &error);
+    // Only the wait for the first frame is worth polling for: the rest follow it at once.
+    Channel::Result r = c.ch.recv(&kind, &data, &len, 0, &error, first ? &c.spin : nullptr);
+    bool spun = first && c.spin.last_spun(), caught = first && c.spin.last_caught();
+    first = false;
     if (r != Channel::kOk) {
+      {
+        std::lock_guard<std::mutex> lock(s.mu);
+        s.stats.spin_waits += spun;
+      }
       c.ch.reset(-1);
       lose_worker(w, api, r == Channel::kTimeout ? Loss::kTimeout : r == Channel::kEof ? Loss::kEof : Loss::kProtocol,
                   "broke the channel (" + error + ")");
@@ -275,6 +285,8 @@ int rpc(Worker* w, const Writer& request, Response* out, const char* api, int fd
         return api_fail(api, w->cause);
       }
       std::lock_guard<std::mutex> lock(s.mu);
+      s.stats.spin_waits += spun;
+      s.stats.spin_caught += caught;
       Block& b = w->blocks[id];
       if (b.base) {  // an id reused by a confused worker: keep the newest
         shm_unmap(b.base, b.size);
@@ -304,6 +316,8 @@ int rpc(Worker* w, const Writer& request, Response* out, const char* api, int fd
       std::lock_guard<std::mutex> lock(s.mu);
       s.stats.calls++;
       s.stats.bytes_copied += copied;
+      s.stats.spin_waits += spun;
+      s.stats.spin_caught += caught;
       for (uint64_t id : released) {
         auto it = w->blocks.find(id);
         if (it == w->blocks.end()) {

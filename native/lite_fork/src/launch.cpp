@@ -88,7 +88,7 @@ std::vector<std::string> split_spaces(const char* s) {
 
 }  // namespace
 
-bool spawn_worker(const std::string& worker, const std::string& real_lib, pid_t* pid, int* control,
+bool spawn_worker(const std::string& worker, const std::string& real_lib, int64_t spin_us, pid_t* pid, int* control,
                   std::string* error) {
   int sv[2];
   if (!make_socketpair(sv, error)) return false;
@@ -110,6 +110,7 @@ bool spawn_worker(const std::string& worker, const std::string& real_lib, pid_t*
   args.push_back(format("--control-fd=%d", kWorkerControlFd));
   args.push_back(format("--parent-pid=%lld", static_cast<long long>(getpid())));
   args.push_back("--real-lib=" + real_lib);
+  args.push_back(format("--spin-us=%lld", static_cast<long long>(spin_us)));
   if (wrapped) args.push_back("--keep-fds");  // the wrapper (an emulator) may own descriptors
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(&a[0]);

@@ -9,6 +9,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <string>
 
 namespace mgf {
@@ -18,7 +19,8 @@ constexpr int kWorkerControlFd = 3;
 
 // Spawn `worker` (prefixed by MEGFORGE_LITE_WORKER_WRAPPER, if set) serving the Lite library at
 // `real_lib`; on success *pid and *control (our end of the control socket, close-on-exec).
-bool spawn_worker(const std::string& worker, const std::string& real_lib, pid_t* pid, int* control,
+// spin_us: the worker's spin window (spin.h) while it waits for the next request, 0: none.
+bool spawn_worker(const std::string& worker, const std::string& real_lib, int64_t spin_us, pid_t* pid, int* control,
                   std::string* error);
 
 // Wait up to wait_ms (-1: no limit) for pid to exit; true + *status once reaped.

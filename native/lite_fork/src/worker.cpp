@@ -13,6 +13,7 @@
 
 #include "error.h"
 #include "shm.h"
+#include "spin.h"
 #include "worker_lock.h"
 
 namespace mgf {
@@ -71,7 +72,8 @@ void TestHook::fire(const char* call) {
 
 // ---- lifecycle ------------------------------------------------------------------------------
 
-int Server::run(int control_fd, const std::string& real_lib) {
+int Server::run(int control_fd, const std::string& real_lib, int64_t spin_us) {
+  spin_us_ = spin_us;
   Channel control(control_fd);
   Writer hello;
   hello.u32(kProtocolVersion);
@@ -111,11 +113,14 @@ int Server::run(int control_fd, const std::string& real_lib) {
 void Server::serve(int fd) {
   Channel ch(fd);
   std::string error;
+  // After each reply, poll briefly for the caller's next request (its thread usually sends it
+  // soon when it runs forwards in a loop) before blocking.
+  SpinWindow spin(spin_us_);
   for (;;) {
     uint32_t kind;
     const uint8_t* data;
     size_t len;
-    if (ch.recv(&kind, &data, &len, 0, &error) != Channel::kOk) return;
+    if (ch.recv(&kind, &data, &len, 0, &error, &spin) != Channel::kOk) return;
     if (kind != kFrameRequest) return;  // protocol violation: drop this channel only
     Reader in(data, len);
     uint32_t op = in.u32();

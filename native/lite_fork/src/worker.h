@@ -91,7 +91,8 @@ struct Reply {
 class Server {
  public:
   // Serve until the control channel closes. Returns the process exit status.
-  int run(int control_fd, const std::string& real_lib);
+  // spin_us: how long each channel's thread may poll for the next request (spin.h), 0: block.
+  int run(int control_fd, const std::string& real_lib, int64_t spin_us);
 
  private:
   friend class OpLock;
@@ -133,6 +134,7 @@ class Server {
 
   RealLite api_;
   TestHook hook_;
+  int64_t spin_us_ = 0;
   std::mutex mu_;  // the tables below
   uint64_t next_id_ = 1;
   std::unordered_map<uint64_t, WNetwork*> nets_;

@@ -27,6 +27,15 @@ static LiteNetwork fresh_network(const char* hook) {
   return net;
 }
 
+/* MGF_TEST_EXPECT_POLLING=1 (run with a long LITE_FORK_SPIN_US): the failed call polled for its
+ * answer, i.e. the worker died or hung while the caller was polling, not blocked. */
+static void expect_polled(mgf_lite_fork_stats before, const char* what) {
+  const char* expect = getenv("MGF_TEST_EXPECT_POLLING");
+  if (!expect || strcmp(expect, "1") != 0) return;
+  CHECK(mgf_lite_fork_spin_us() > 0, "polling is on (LITE_FORK_SPIN_US)");
+  CHECK(stats().spin_waits == before.spin_waits + 1, "the caller polled while %s", what);
+}
+
 static int reaped(int64_t pid) { return waitpid((pid_t)pid, NULL, WNOHANG) == -1 && errno == ECHILD; }
 
 /* The worker dies during LITE_forward; everything afterwards behaves. */
@@ -39,6 +48,7 @@ static void crash_during_forward(const char* hook, const char* cause) {
   CHECK(x != NULL, "input memory");
   mgf_lite_fork_stats before = stats();
   CHECK(LITE_forward(net) != 0, "forward fails when the worker dies (%s)", hook);
+  expect_polled(before, "the worker died");
   const char* msg = LITE_get_last_error();
   CHECK(strstr(msg, cause) && strstr(msg, "during LITE_forward") && strstr(msg, "LITE_forward:"),
         "message names the cause '%s': %s", cause, msg);
@@ -66,7 +76,9 @@ static void hang_times_out(void) {
   LiteNetwork net = fresh_network("forward=hang");
   if (!net) return;
   int64_t pid = mgf_lite_fork_worker_pid();
+  mgf_lite_fork_stats before = stats();
   CHECK(LITE_forward(net) != 0, "a hung forward returns");
+  expect_polled(before, "the worker hung");
   const char* msg = LITE_get_last_error();
   CHECK(strstr(msg, "did not answer LITE_forward within LITE_FORK_TIMEOUT_MS=") && strstr(msg, "killed"),
         "message names the timeout: %s", msg);

@@ -1,6 +1,7 @@
 """Faults of the fork-mode worker under the official library, through megenginelite:
 python lite_faults.py MODEL (LITE_LIB_PATH, LITE_FORK_MODE=1, LITE_FORK_TIMEOUT_MS set).
-Prints JSON {case: {"error": message of the failed forward, "recovered": outputs equal after},
+Prints JSON {case: {"error": message of the failed forward, "polled": how many of its waits polled
+for the answer (spin_waits), "recovered": outputs equal after},
 "overwrite": {...}}: worker killed (SIGKILL, SIGSEGV) or hung during a forward, and caller
 memory overwritten while a forward that reads it is in flight."""
 
@@ -15,15 +16,19 @@ import time
 import numpy as np
 from megenginelite import LiteNetwork
 
-from common import inputs_for, our_lib
+from common import inputs_for, our_lib, stats
 
 model = sys.argv[1]
 lib = our_lib()
 
 
-def run(net):
+def set_inputs(net):
     for name, value in inputs_for(1, 8, seed=3).items():
         net.get_io_tensor(name).set_data_by_copy(value)
+
+
+def run(net):
+    set_inputs(net)
     net.forward()
     net.wait()
     return net.get_io_tensor("logits").to_numpy()
@@ -44,11 +49,14 @@ report = {}
 for case, hook in [("sigkill", "forward=sigkill"), ("sigsegv", "forward=sigsegv"), ("hang", "forward=hang")]:
     net = network(hook)
     pid = lib.mgf_lite_fork_worker_pid()
+    set_inputs(net)
+    polled = stats()["spin_waits"]
     try:
-        run(net)
+        net.forward()
         error = None
     except RuntimeError as exc:
         error = str(exc)
+    polled = stats()["spin_waits"] - polled
     try:
         net.forward()
         again = None
@@ -64,6 +72,7 @@ for case, hook in [("sigkill", "forward=sigkill"), ("sigsegv", "forward=sigsegv"
     fresh.load(model)
     report[case] = {
         "error": error,
+        "polled": polled,
         "again": again,
         "reaped": reaped,
         "new_worker": lib.mgf_lite_fork_worker_pid() not in (0, pid),

@@ -1,0 +1,60 @@
+// Bounded, adaptive spinning before a blocking receive (both processes).
+//
+// A blocking recvmsg costs a sleep and a wake-up of the waiting thread on every message; when the
+// answer (caller side) or the next request (worker side) usually comes within some tens of
+// microseconds, polling for it first is cheaper. The poll loop (Channel::recv) alternates
+// recvmsg(MSG_DONTWAIT) with sched_yield(): a process sharing its core with the peer (or with
+// another job) hands the core over instead of burning it. The window is bounded and adapts:
+//
+// * budget: twice the typical recent wait (EWMA of the waits that ended within the cap) plus
+//   10 us of slack, never more than the cap (LITE_FORK_SPIN_US);
+// * spin only while at least half of the last 16 waits ended within the cap; otherwise only
+//   every 16th wait spins (a probe), so that a workload that gets fast again is noticed;
+// * off (0) when the cap is 0 or the process may run on one CPU only (it would spin against
+//   its own peer).
+#pragma once
+
+#include <cstdint>
+
+namespace mgf {
+namespace lite {
+
+constexpr int64_t kDefaultSpinUs = 50;
+constexpr int64_t kMaxSpinUs = 10000;
+
+int64_t monotonic_ns();
+
+// CPUs this process may run on (Linux: its affinity mask; elsewhere: online CPUs).
+int usable_cpus();
+
+// The window in force for a requested cap: 0 on a single usable CPU.
+int64_t effective_spin_us(int64_t requested_us);
+
+// Give the CPU away briefly while polling.
+void spin_pause();
+
+class SpinWindow {
+ public:
+  explicit SpinWindow(int64_t cap_us = 0) { set_cap_us(cap_us); }
+  void set_cap_us(int64_t cap_us) { cap_ns_ = cap_us > 0 ? cap_us * 1000 : 0; }
+  bool enabled() const { return cap_ns_ > 0; }
+
+  // How long to poll before the next blocking receive (ns), 0: block at once.
+  int64_t budget_ns();
+  // The wait that just ended took waited_ns; spun: it was polled for, caught: it ended while polling.
+  void record(int64_t waited_ns, bool spun, bool caught);
+
+  // Outcome of the last wait (for counters).
+  bool last_spun() const { return last_spun_; }
+  bool last_caught() const { return last_caught_; }
+
+ private:
+  int64_t cap_ns_ = 0;
+  int64_t typical_ns_ = -1;  // EWMA of waits within the cap, -1: none yet
+  uint32_t within_ = 0xffffu;  // bit i: the i-th last wait ended within the cap (optimistic start)
+  uint32_t waits_ = 0;
+  bool last_spun_ = false, last_caught_ = false;
+};
+
+}  // namespace lite
+}  // namespace mgf
