@@ -95,10 +95,11 @@ int main(int argc, char** argv) {
   double checksum = 0;
   if (LITE_get_tensor_memory(out, (void**)&res) == 0 && LITE_get_tensor_total_size_in_byte(out, &out_bytes) == 0)
     for (size_t i = 0; i < out_bytes / 4; ++i) checksum += res[i];
-  printf("{\"bytes_copied\": %llu, \"spin_waits\": %llu, \"spin_caught\": %llu, \"checksum\": %.9g}\n",
-         (unsigned long long)(after.bytes_copied - before.bytes_copied),
+  printf("{\"bytes_copied\": %llu, \"spin_waits\": %llu, \"spin_caught\": %llu, \"spin_contended\": %llu, "
+         "\"checksum\": %.9g}\n", (unsigned long long)(after.bytes_copied - before.bytes_copied),
          (unsigned long long)(after.spin_waits - before.spin_waits),
-         (unsigned long long)(after.spin_caught - before.spin_caught), checksum);
+         (unsigned long long)(after.spin_caught - before.spin_caught),
+         (unsigned long long)(after.spin_contended - before.spin_contended), checksum);
   free(t);
   return 0;
 }

@@ -25,7 +25,8 @@ from megenginelite import LiteConfig, LiteNetwork
 
 class _Stats(ctypes.Structure):
     _fields_ = [(n, ctypes.c_uint64) for n in ("calls", "forwards", "bytes_copied", "workers_started",
-                                               "workers_lost", "shm_blocks_mapped", "spin_waits", "spin_caught")]
+                                               "workers_lost", "shm_blocks_mapped", "spin_waits", "spin_caught",
+                                               "spin_contended")]
 
 
 def counters() -> dict:
@@ -34,7 +35,7 @@ def counters() -> dict:
     s = _Stats()
     if path:
         ctypes.CDLL(path).mgf_lite_fork_get_stats(ctypes.byref(s), ctypes.sizeof(s))
-    return {n: int(getattr(s, n)) for n in ("bytes_copied", "spin_waits", "spin_caught")}
+    return {n: int(getattr(s, n)) for n in ("bytes_copied", "spin_waits", "spin_caught", "spin_contended")}
 
 
 model, mode, input_mode, warmup = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])

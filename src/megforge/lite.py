@@ -130,7 +130,7 @@ class _Stats(ctypes.Structure):
     _fields_ = [
         (name, ctypes.c_uint64)
         for name in ("calls", "forwards", "bytes_copied", "workers_started", "workers_lost", "shm_blocks_mapped",
-                     "spin_waits", "spin_caught")
+                     "spin_waits", "spin_caught", "spin_contended")
     ]
 
 
@@ -141,7 +141,8 @@ class ForkStats:
     bytes_copied: bytes of tensor data the fork layer copied (caller memory bound with
     LITE_reset_tensor_memory, outputs whose shape changed); zero-copy forwards add nothing.
     spin_waits / spin_caught: answers this process polled for before blocking, and how many of
-    them arrived while it polled. spin_us: the window in force (``LITE_FORK_SPIN_US``; 0 when
+    them arrived while it polled; spin_contended: polls cut short because another task had the
+    CPU (polling then backs off). spin_us: the window in force (``LITE_FORK_SPIN_US``; 0 when
     it is 0, in-process, or on a single CPU).
     """
 
@@ -154,6 +155,7 @@ class ForkStats:
     shm_blocks_mapped: int
     spin_waits: int
     spin_caught: int
+    spin_contended: int
     spin_us: int
 
 

@@ -253,7 +253,13 @@ def test_worker_faults_are_reported_and_survived(model, spin):
     report = json.loads(run("lite_faults.py", model, env=ours(True, LITE_FORK_TIMEOUT_MS="2000", **extra)))
     causes = {"sigkill": "was killed by signal 9 (SIGKILL) during LITE_forward",
               "sigsegv": "was killed by signal 11 (SIGSEGV) during LITE_forward",
-              "hang": "did not answer LITE_forward within LITE_FORK_TIMEOUT_MS=2000 ms and was killed"}
+              "hang": "did not answer LITE_forward within LITE_FORK_TIMEOUT_MS=2000 ms and was killed",
+              # SIGCHLD ignored: the worker reports a catchable fatal signal itself; for SIGKILL the
+              # message says why the exit status is unknown.
+              "sigsegv_sigchld_ignored": "was killed by signal 11 (SIGSEGV) during LITE_forward",
+              "sigkill_sigchld_ignored": "ended during LITE_forward without reporting a fatal signal (so it was killed "
+                                         "by SIGKILL, or exited); its exit status could not be read because this "
+                                         "process ignores SIGCHLD"}
     for case, cause in causes.items():
         got = report[case]
         assert cause in got["error"], got
@@ -262,7 +268,9 @@ def test_worker_faults_are_reported_and_survived(model, spin):
         if spin == "0":
             assert got["polled"] == 0, got
         elif spin == "10000" and _cpus() > 1:
-            assert got["polled"] == 1, got  # the failed forward was waited for by polling
+            # The failed forward was waited for by polling, unless other jobs took the CPU and the
+            # caller backed off (a busy machine).
+            assert got["polled"] == 1 or got["contended"] > 0, got
     assert report["overwrite"] == {"scribbled": True, "same_as_submitted": True}
 
 

@@ -48,7 +48,9 @@ extern "C" MGF_LITE_API int mgf_lite_fork_shutdown(void) {
     w->control.reset(-1);  // the worker exits when its control channel closes
   }
   int status = 0;
-  if (!mgf::lite::reap(w->pid, 5000, &status)) {
+  // Only a worker that is still our child may be signalled: one reaped elsewhere (SIGCHLD
+  // ignored) is gone, and its pid may be another process's by now.
+  if (mgf::lite::reap_worker(w->pid, 5000, &status) == mgf::lite::Reap::kTimeout) {
     kill(w->pid, SIGKILL);
     mgf::lite::reap(w->pid, 10000, &status);
   }

@@ -8,8 +8,14 @@
 //
 // * budget: twice the typical recent wait (EWMA of the waits that ended within the cap) plus
 //   10 us of slack, never more than the cap (LITE_FORK_SPIN_US);
-// * spin only while at least half of the last 16 waits ended within the cap; otherwise only
-//   every 16th wait spins (a probe), so that a workload that gets fast again is noticed;
+// * spin only while at least half of the last 16 waits ended within the cap; otherwise only a
+//   probe now and then (every 16th wait, spaced out up to every 1024th while probes keep
+//   failing), so that a workload that gets fast again is noticed;
+// * a yield that took longer than 20 us (a quarter of the window if that is longer) means
+//   another task had our CPU (a job sharing the core): yielding again would queue us behind its
+//   time slices while a blocked thread is woken promptly, so unless the message is there now the
+//   wait blocks at once and the next 16 waits do not poll
+//   (32, 64 ... up to 1024 while it keeps happening; back to 16 once a poll succeeds);
 // * off (0) when the cap is 0 or the process may run on one CPU only (it would spin against
 //   its own peer).
 #pragma once
@@ -21,6 +27,13 @@ namespace lite {
 
 constexpr int64_t kDefaultSpinUs = 50;
 constexpr int64_t kMaxSpinUs = 10000;
+constexpr int64_t kContendedYieldNs = 20000;
+
+// A yield longer than this means another task had the CPU: 20 us, or a quarter of a longer
+// window (a long window is a licence to wait for a busy peer).
+inline int64_t contended_yield_ns(int64_t window_ns) {
+  return window_ns / 4 > kContendedYieldNs ? window_ns / 4 : kContendedYieldNs;
+}
 
 int64_t monotonic_ns();
 
@@ -41,19 +54,25 @@ class SpinWindow {
 
   // How long to poll before the next blocking receive (ns), 0: block at once.
   int64_t budget_ns();
-  // The wait that just ended took waited_ns; spun: it was polled for, caught: it ended while polling.
-  void record(int64_t waited_ns, bool spun, bool caught);
+  // The wait that just ended took waited_ns; spun: it was polled for, caught: it ended while
+  // polling, contended: polling stopped because another task had the CPU.
+  void record(int64_t waited_ns, bool spun, bool caught, bool contended = false);
 
   // Outcome of the last wait (for counters).
   bool last_spun() const { return last_spun_; }
   bool last_caught() const { return last_caught_; }
+  bool last_contended() const { return last_contended_; }
 
  private:
   int64_t cap_ns_ = 0;
   int64_t typical_ns_ = -1;  // EWMA of waits within the cap, -1: none yet
   uint32_t within_ = 0xffffu;  // bit i: the i-th last wait ended within the cap (optimistic start)
   uint32_t waits_ = 0;
-  bool last_spun_ = false, last_caught_ = false;
+  uint32_t probe_every_ = 16;  // while mostly long waits: poll every probe_every_-th wait
+  bool probing_ = false;       // the current wait is a probe
+  uint32_t skip_ = 0;          // waits left that do not poll after a contended one
+  uint32_t contended_backoff_ = 16;
+  bool last_spun_ = false, last_caught_ = false, last_contended_ = false;
 };
 
 }  // namespace lite

@@ -212,6 +212,7 @@ bool Channel::fill(int64_t deadline_ms, int64_t spin_until_ns, Result* result, s
     if (buf_.size() - end_ < 4096) buf_.resize(buf_.size() < 65536 ? 65536 : buf_.size() * 2);
   }
   bool polling = spin_until_ns > 0;
+  const int64_t contended_ns = contended_yield_ns(spin_until_ns - monotonic_ns());
   for (;;) {
     if (!polling && (nonblocking_ || deadline_ms > 0)) {
       int r = wait_ready(fd_, POLLIN, deadline_ms);
@@ -238,8 +239,16 @@ bool Channel::fill(int64_t deadline_ms, int64_t spin_until_ns, Result* result, s
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
         if (polling) {
-          if (monotonic_ns() < spin_until_ns && (deadline_ms <= 0 || monotonic_ms() < deadline_ms)) {
+          int64_t now = monotonic_ns();
+          if (now < spin_until_ns && (deadline_ms <= 0 || monotonic_ms() < deadline_ms)) {
             spin_pause();
+            // A yield that took long gave our CPU to another runnable task (a job sharing the
+            // core): a blocked thread is woken promptly, one that keeps yielding waits behind
+            // that task's time slices. One more look, then block.
+            if (monotonic_ns() - now > contended_ns) {
+              contended_ = true;
+              spin_until_ns = 0;
+            }
           } else {
             polling = false;  // the window is over: block (or poll() up to the deadline)
           }
@@ -261,7 +270,10 @@ bool Channel::fill(int64_t deadline_ms, int64_t spin_until_ns, Result* result, s
       *error = "peer closed the channel";
       return false;
     }
-    if (polling) caught_ = true;
+    if (polling) {
+      caught_ = true;
+      contended_ = false;  // the one more look found it: the peer itself had our CPU
+    }
     return true;
   }
 }
@@ -306,9 +318,9 @@ Channel::Result Channel::recv(uint32_t* kind, const uint8_t** data, size_t* len,
     waited = true;
     int64_t start = monotonic_ns();
     int64_t budget = spin->budget_ns();
-    caught_ = false;
+    caught_ = contended_ = false;
     bool ok = fill(deadline_ms, budget > 0 ? start + budget : 0, &r, error);
-    spin->record(monotonic_ns() - start, budget > 0, caught_);
+    spin->record(monotonic_ns() - start, budget > 0, caught_, contended_);
     if (!ok) return r;
   }
 }

@@ -26,6 +26,8 @@ enum FrameKind : uint32_t {
   kFrameBlock = 3,     // worker -> caller: a new shared-memory block (one fd), before the response
   kFrameHello = 4,     // worker -> caller, once on the control channel: ready (or why not)
   kFrameChannel = 5,   // caller -> worker on the control channel: serve this socket (one fd)
+  kFrameExit = 6,      // worker -> caller on the control channel, from a fatal-signal handler:
+                       // u32 signal number, sent just before the worker dies of it
 };
 
 constexpr uint32_t kMaxFrameBytes = 64u << 20;
@@ -164,7 +166,8 @@ class Channel {
   std::vector<uint8_t> buf_;
   size_t begin_ = 0, end_ = 0;
   std::deque<int> fds_;
-  bool caught_ = false;  // the last fill() got its bytes while polling
+  bool caught_ = false;     // the last fill() got its bytes while polling
+  bool contended_ = false;  // ... or stopped polling because another task had our CPU
 };
 
 // socketpair(AF_UNIX, SOCK_STREAM) with close-on-exec and no SIGPIPE on either end.

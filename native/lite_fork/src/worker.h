@@ -18,6 +18,14 @@
 namespace mgf {
 namespace lite {
 
+// Report a fatal signal (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP,
+// SIGSYS, SIGQUIT, SIGTERM) as a kFrameExit frame on fd just before dying of it, for a caller
+// that cannot read exit statuses. Re-raised with the default disposition (the signal still
+// kills the process, with a core dump where the system makes one).
+void report_fatal_signals(int fd);
+// The handler itself, for the test hook's simulated crashes.
+void install_fatal_signal_report(int sig);
+
 // Fault injection for tests (MEGFORGE_LITE_FORK_TEST_HOOK="<call>=<action>[@N]").
 class TestHook {
  public:

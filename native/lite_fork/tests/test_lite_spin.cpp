@@ -44,27 +44,48 @@ void window_decisions() {
   for (int i = 0; i < 40; ++i) w.record(40 * kUs, true, true);
   CHECK(w.budget_ns() == 50 * kUs, "never more than the cap");
 
-  // Long waits (a slow model, or a caller that thinks between calls): polling stops, except
-  // for a probe every 16th wait.
-  for (int i = 0; i < 16; ++i) {
-    w.budget_ns();
-    w.record(5000 * kUs, true, false);
-  }
+  // Long waits (a slow model, or a caller that thinks between calls): polling stops after at
+  // most 9 of them, except for probes, spaced out while they keep failing.
+  auto wait = [&](int64_t waited, bool contended = false) {
+    bool spun = w.budget_ns() > 0;
+    w.record(waited, spun, false, contended);
+    return spun;
+  };
   int polled = 0;
-  for (int i = 0; i < 32; ++i) {
-    if (w.budget_ns() > 0) ++polled;
-    w.record(5000 * kUs, false, false);
-  }
-  CHECK(polled == 2, "after long waits only probes poll: " + std::to_string(polled) + " of 32");
+  for (int i = 0; i < 16; ++i) polled += wait(5000 * kUs);
+  CHECK(polled <= 10, "long waits stop polling: " + std::to_string(polled) + " of the first 16 polled");
+  polled = 0;
+  for (int i = 0; i < 32; ++i) polled += wait(5000 * kUs);
+  CHECK(polled >= 1 && polled <= 2, "then only probes poll: " + std::to_string(polled) + " of 32");
+  polled = 0;
+  for (int i = 0; i < 4096; ++i) polled += wait(5000 * kUs);
+  CHECK(polled >= 4 && polled <= 10, "failing probes are spaced out: " + std::to_string(polled) + " of 4096");
 
-  // Fast again: waits within the cap bring polling back once they are half of the last 16.
+  // Fast again: once half of the last 16 waits were within the cap, polling resumes.
   int fast = 0;
-  while (w.budget_ns() == 0 || fast < 8) {
+  while (w.budget_ns() == 0 && fast < 16) {
     w.record(3 * kUs, false, false);
-    if (++fast > 16) break;
+    ++fast;
   }
-  CHECK(fast <= 16, "polling resumes after at most 16 fast waits");
+  CHECK(fast <= 9, "polling resumes after at most 9 fast waits: " + std::to_string(fast));
   CHECK(w.budget_ns() > 0 && w.budget_ns() <= 50 * kUs, "polling again, within the cap");
+
+  // Polling cut short because another task had the CPU: no polling for 16 waits, then 32 ...
+  // even though the (blocking) waits in between are short.
+  SpinWindow c(50);
+  polled = 0;
+  for (int i = 0; i < 64; ++i) {
+    bool spun = c.budget_ns() > 0;
+    polled += spun;
+    c.record(2 * kUs, spun, false, spun);
+  }
+  CHECK(polled == 3, "contended polls back off: " + std::to_string(polled) + " of 64 polled");
+  for (int i = 0; i < 64 && c.budget_ns() == 0; ++i) c.record(2 * kUs, false, false);
+  c.record(2 * kUs, true, true);  // a poll that worked: back to the short back-off
+  c.record(2 * kUs, true, false, true);
+  int skipped = 0;
+  while (c.budget_ns() == 0 && skipped < 100) ++skipped, c.record(2 * kUs, false, false);
+  CHECK(skipped == 16, "after a good poll, contention skips 16 waits: " + std::to_string(skipped));
 }
 
 void cpu_checks() {
