@@ -198,7 +198,7 @@ void signals_interrupt_nothing() {
     CHECK(ch.recv(&kind, &data, &len, 0, &error, &spin) == Channel::kOk && value_of(data, len) == 11,
           "signals during the wait (cap " + std::to_string(cap) + "): " + error);
     peer.join();
-    CHECK(g_signals.load() == 5, "the signals were delivered");
+    CHECK(g_signals.load() >= 1, "signals were delivered (pending ones coalesce)");
   }
   signal(SIGUSR1, SIG_DFL);
 }
