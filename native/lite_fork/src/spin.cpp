@@ -1,8 +1,12 @@
 #include "spin.h"
 
+#include <fcntl.h>
 #include <sched.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
 
 namespace mgf {
 namespace lite {
@@ -33,8 +37,40 @@ int64_t effective_spin_us(int64_t requested_us) {
 
 void spin_pause() { sched_yield(); }
 
-int64_t SpinWindow::budget_ns() {
+int online_cpus() {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? static_cast<int>(n) : 1;
+}
+
+int runnable_tasks() {
+#if defined(__linux__)
+  int fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  char buf[128];
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return -1;
+  buf[n] = '\0';
+  // "0.52 0.58 0.59 3/345 12345": the fourth field is runnable / all tasks, now (incl. the reader).
+  const char* slash = std::strchr(buf, '/');
+  if (!slash) return -1;
+  const char* p = slash;
+  while (p > buf && p[-1] >= '0' && p[-1] <= '9') --p;
+  return p < slash ? static_cast<int>(std::strtol(p, nullptr, 10)) : -1;
+#else
+  return -1;
+#endif
+}
+
+int64_t SpinWindow::budget_ns(int64_t now) {
   if (cap_ns_ <= 0) return 0;
+  if (now > 0 && now >= next_crowd_check_ns_) {
+    int runnable = runnable_tasks();
+    if (runnable >= 0) runnable_x16_ += (runnable * 16 - runnable_x16_) / 4;
+    next_crowd_check_ns_ = now + 10000000;
+  }
+  static const int online = online_cpus();
+  if (runnable_x16_ >= (online + 2) * 16) return 0;  // crowded: leave the CPUs to the others
   if (skip_ > 0) {  // recently contended
     --skip_;
     return 0;
@@ -60,7 +96,7 @@ void SpinWindow::record(int64_t waited_ns, bool spun, bool caught, bool contende
     contended_backoff_ = contended_backoff_ < 1024 ? contended_backoff_ * 2 : 1024;
     return;
   }
-  if (spun && caught) contended_backoff_ = 16;
+  if (spun && caught && contended_backoff_ > 16) contended_backoff_ /= 2;
   bool within = waited_ns <= cap_ns_;
   if (spun && probing_) probe_every_ = within ? 16 : (probe_every_ < 1024 ? probe_every_ * 2 : 1024);
   within_ = (within_ << 1) | (within ? 1u : 0u);

@@ -11,11 +11,19 @@
 // * spin only while at least half of the last 16 waits ended within the cap; otherwise only a
 //   probe now and then (every 16th wait, spaced out up to every 1024th while probes keep
 //   failing), so that a workload that gets fast again is noticed;
-// * a yield that took longer than 20 us (a quarter of the window if that is longer) means
-//   another task had our CPU (a job sharing the core): yielding again would queue us behind its
-//   time slices while a blocked thread is woken promptly, so unless the message is there now the
-//   wait blocks at once and the next 16 waits do not poll
-//   (32, 64 ... up to 1024 while it keeps happening; back to 16 once a poll succeeds);
+// * a gap of more than 20 us (a quarter of the window if that is longer) between two looks
+//   means another runnable task had our CPU, in the yield or by preempting us (a job sharing
+//   the core): polling on would queue us behind its time slices while a blocked thread is woken
+//   promptly, so unless the message is there now the wait blocks at once and the next 16 waits
+//   do not poll (32, 64 ... up to 1024 while it keeps happening; halved by each poll that
+//   catches its message);
+// * no polling while the machine is crowded: on average (over the last ~40 ms) at least online
+//   CPUs + 2 runnable tasks, i.e. besides our two processes at least one per CPU (Linux:
+//   /proc/loadavg, read at most every 10 ms per channel). Polling time is charged to the poller:
+//   once both processes poll against CPU-bound jobs they look CPU-bound themselves and lose the
+//   prompt wake-up a mostly sleeping thread gets (measured with two busy loops on two cores:
+//   +90..800 us per forward polling vs +7..70 us blocking), and the CPU is better left to the
+//   jobs;
 // * off (0) when the cap is 0 or the process may run on one CPU only (it would spin against
 //   its own peer).
 #pragma once
@@ -43,6 +51,11 @@ int usable_cpus();
 // The window in force for a requested cap: 0 on a single usable CPU.
 int64_t effective_spin_us(int64_t requested_us);
 
+// Tasks runnable on the machine right now (Linux /proc/loadavg, incl. the caller), -1 where
+// unknown; and the number of online CPUs.
+int runnable_tasks();
+int online_cpus();
+
 // Give the CPU away briefly while polling.
 void spin_pause();
 
@@ -52,8 +65,8 @@ class SpinWindow {
   void set_cap_us(int64_t cap_us) { cap_ns_ = cap_us > 0 ? cap_us * 1000 : 0; }
   bool enabled() const { return cap_ns_ > 0; }
 
-  // How long to poll before the next blocking receive (ns), 0: block at once.
-  int64_t budget_ns();
+  // How long to poll before the next blocking receive (ns), 0: block at once. now: monotonic_ns().
+  int64_t budget_ns(int64_t now = 0);
   // The wait that just ended took waited_ns; spun: it was polled for, caught: it ended while
   // polling, contended: polling stopped because another task had the CPU.
   void record(int64_t waited_ns, bool spun, bool caught, bool contended = false);
@@ -72,6 +85,8 @@ class SpinWindow {
   bool probing_ = false;       // the current wait is a probe
   uint32_t skip_ = 0;          // waits left that do not poll after a contended one
   uint32_t contended_backoff_ = 16;
+  int64_t next_crowd_check_ns_ = 0;
+  int runnable_x16_ = 0;  // EWMA of runnable_tasks(), x16
   bool last_spun_ = false, last_caught_ = false, last_contended_ = false;
 };
 

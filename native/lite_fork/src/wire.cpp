@@ -212,7 +212,8 @@ bool Channel::fill(int64_t deadline_ms, int64_t spin_until_ns, Result* result, s
     if (buf_.size() - end_ < 4096) buf_.resize(buf_.size() < 65536 ? 65536 : buf_.size() * 2);
   }
   bool polling = spin_until_ns > 0;
-  const int64_t contended_ns = contended_yield_ns(spin_until_ns - monotonic_ns());
+  int64_t last_look = monotonic_ns();
+  const int64_t contended_ns = contended_yield_ns(spin_until_ns - last_look);
   for (;;) {
     if (!polling && (nonblocking_ || deadline_ms > 0)) {
       int r = wait_ready(fd_, POLLIN, deadline_ms);
@@ -240,15 +241,19 @@ bool Channel::fill(int64_t deadline_ms, int64_t spin_until_ns, Result* result, s
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
         if (polling) {
           int64_t now = monotonic_ns();
+          // A long gap since the last look (in the yield, or preempted anywhere in the loop)
+          // means another runnable task had our CPU (a job sharing the core): a blocked thread
+          // is woken promptly, one that keeps polling waits behind that task's time slices.
+          // One more look, then block.
+          if (now - last_look > contended_ns) {
+            contended_ = true;
+            spin_until_ns = 0;
+            last_look = now;
+            continue;
+          }
+          last_look = now;
           if (now < spin_until_ns && (deadline_ms <= 0 || monotonic_ms() < deadline_ms)) {
             spin_pause();
-            // A yield that took long gave our CPU to another runnable task (a job sharing the
-            // core): a blocked thread is woken promptly, one that keeps yielding waits behind
-            // that task's time slices. One more look, then block.
-            if (monotonic_ns() - now > contended_ns) {
-              contended_ = true;
-              spin_until_ns = 0;
-            }
           } else {
             polling = false;  // the window is over: block (or poll() up to the deadline)
           }
@@ -317,7 +322,7 @@ Channel::Result Channel::recv(uint32_t* kind, const uint8_t** data, size_t* len,
     // The first wait for this frame: poll for it within the spin window, then block.
     waited = true;
     int64_t start = monotonic_ns();
-    int64_t budget = spin->budget_ns();
+    int64_t budget = spin->budget_ns(start);
     caught_ = contended_ = false;
     bool ok = fill(deadline_ms, budget > 0 ? start + budget : 0, &r, error);
     spin->record(monotonic_ns() - start, budget > 0, caught_, contended_);

@@ -81,17 +81,23 @@ void window_decisions() {
   }
   CHECK(polled == 3, "contended polls back off: " + std::to_string(polled) + " of 64 polled");
   for (int i = 0; i < 64 && c.budget_ns() == 0; ++i) c.record(2 * kUs, false, false);
-  c.record(2 * kUs, true, true);  // a poll that worked: back to the short back-off
+  c.record(2 * kUs, true, true);  // a poll that caught its message: the back-off (128) is halved
   c.record(2 * kUs, true, false, true);
   int skipped = 0;
-  while (c.budget_ns() == 0 && skipped < 100) ++skipped, c.record(2 * kUs, false, false);
-  CHECK(skipped == 16, "after a good poll, contention skips 16 waits: " + std::to_string(skipped));
+  while (c.budget_ns() == 0 && skipped < 200) ++skipped, c.record(2 * kUs, false, false);
+  CHECK(skipped == 64, "after a good poll, contention skips half as many waits: " + std::to_string(skipped));
 }
 
 void cpu_checks() {
   CHECK(usable_cpus() >= 1, "at least one CPU");
   CHECK(effective_spin_us(0) == 0, "0 stays 0");
   CHECK(effective_spin_us(50) == (usable_cpus() > 1 ? 50 : 0), "off on a single CPU");
+  CHECK(online_cpus() >= 1, "online CPUs");
+#if defined(__linux__)
+  CHECK(runnable_tasks() >= 1, "the running test itself is runnable: " + std::to_string(runnable_tasks()));
+#else
+  CHECK(runnable_tasks() == -1, "unknown without /proc/loadavg");
+#endif
 }
 
 struct Pair {
