@@ -141,8 +141,8 @@ class ForkStats:
     bytes_copied: bytes of tensor data the fork layer copied (caller memory bound with
     LITE_reset_tensor_memory, outputs whose shape changed); zero-copy forwards add nothing.
     spin_waits / spin_caught: answers this process polled for before blocking, and how many of
-    them arrived while it polled; spin_contended: polls cut short because another task had the
-    CPU (polling then backs off). spin_us: the window in force (``LITE_FORK_SPIN_US``; 0 when
+    them arrived while it polled; spin_contended: waits that did not poll (crowded machine) or
+    stopped polling because other tasks needed the CPU. spin_us: the window in force (``LITE_FORK_SPIN_US``; 0 when
     it is 0, in-process, or on a single CPU).
     """
 

@@ -70,7 +70,10 @@ int64_t SpinWindow::budget_ns(int64_t now) {
     next_crowd_check_ns_ = now + 10000000;
   }
   static const int online = online_cpus();
-  if (runnable_x16_ >= (online + 2) * 16) return 0;  // crowded: leave the CPUs to the others
+  if (runnable_x16_ >= (online + 2) * 16) {  // crowded: leave the CPUs to the others
+    crowded_ = true;
+    return 0;
+  }
   if (skip_ > 0) {  // recently contended
     --skip_;
     return 0;
@@ -89,7 +92,8 @@ int64_t SpinWindow::budget_ns(int64_t now) {
 void SpinWindow::record(int64_t waited_ns, bool spun, bool caught, bool contended) {
   last_spun_ = spun;
   last_caught_ = caught;
-  last_contended_ = contended;
+  last_contended_ = contended || crowded_;
+  crowded_ = false;
   if (cap_ns_ <= 0) return;
   if (contended) {  // no information about the peer; do not poll for a while (longer each time)
     skip_ = contended_backoff_;

@@ -87,6 +87,7 @@ class SpinWindow {
   uint32_t contended_backoff_ = 16;
   int64_t next_crowd_check_ns_ = 0;
   int runnable_x16_ = 0;  // EWMA of runnable_tasks(), x16
+  bool crowded_ = false;  // the current wait does not poll because the machine is crowded
   bool last_spun_ = false, last_caught_ = false, last_contended_ = false;
 };
 

@@ -62,8 +62,8 @@ typedef struct mgf_lite_fork_stats {
   /* Since 0.2 (LITE_FORK_SPIN_US): */
   uint64_t spin_waits;       /* answers this process polled for before blocking */
   uint64_t spin_caught;      /* ... of which arrived while it polled (no sleep, no wake-up) */
-  uint64_t spin_contended;   /* polls cut short because another task had the CPU (the next ones
-                                block at once for a while) */
+  uint64_t spin_contended;   /* waits that did not poll (crowded machine) or stopped polling
+                                because other tasks needed the CPU */
 } mgf_lite_fork_stats;
 
 /* Fill *stats; size = sizeof(mgf_lite_fork_stats), or the size of the 0.1 struct (its first six
