@@ -125,10 +125,12 @@ class Server {
   // Report the tensor's state; move its memory into shared memory if it is not there yet
   // (copying the current contents when `preserve`). Caller holds the tensor's lock.
   void refresh(WTensor* t, Reply& rep, bool preserve);
-  // After a forward: refresh only the tensors whose memory or layout changed.
+  // Refresh only the tensors whose memory or layout changed.
   bool unchanged(WTensor* t);
   WBlock* bind(WTensor* t, void* current, size_t nbytes, bool preserve, Reply& rep);
-  void refresh_network(WNetwork* net, Reply& rep);
+  // after_forward: a forward writes outputs only; tensors that are inputs and nothing else keep
+  // their layout and memory, so they are not even looked at.
+  void refresh_network(WNetwork* net, Reply& rep, bool after_forward = false);
 
   WBlock* new_block(size_t size, Reply& rep);
   WBlock* find_block(const void* p, size_t len);  // mu_ held
