@@ -31,6 +31,8 @@ struct Conn {
   pid_t pid = 0;
   Channel ch;
   SpinWindow spin{settings().spin_effective_us};  // polling for answers before blocking (spin.h)
+  Writer request;                                 // thread_request()
+  Response response;                              // thread_response()
 };
 
 // This thread's channel. A plain pointer (no destructor of its own) stays usable even in calls
@@ -259,7 +261,15 @@ Worker* acquire_worker(const char* api) {
   return w;
 }
 
-int rpc(Worker* w, const Writer& request, Response* out, const char* api, int fd) {
+Writer& thread_request() {
+  Writer& w = this_thread_conn().request;
+  w.clear();
+  return w;
+}
+
+Response& thread_response() { return this_thread_conn().response; }
+
+int rpc(Worker* w, const Writer& request, Response* out, const char* api, int fd, uint64_t mgf_lite_fork_stats::*count) {
   if (!worker_usable(w, api, "object")) return -1;
   State& s = state();
   std::string error;
@@ -373,6 +383,7 @@ int rpc(Worker* w, const Writer& request, Response* out, const char* api, int fd
         auto it = w->tensors.find(st.id);
         if (it != w->tensors.end() && !apply_state(it->second, st)) ok = false;
       }
+      if (count && ok && status == 0) ++(s.stats.*count);
       if (w->collect_needed) collect_blocks(w);
     }
     if (!ok) {
