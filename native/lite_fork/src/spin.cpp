@@ -84,6 +84,13 @@ int64_t SpinWindow::budget_ns(int64_t now) {
   probing_ = recent < 8;
   if (!probing_) probe_every_ = 16;
   if (probing_ && waits_ % probe_every_ != 0) return 0;  // mostly long waits: probe now and then only
+  // Polling is worth it only if waits that poll end sooner than waits that block: compare the
+  // two, doing the other thing on every 32nd wait to keep both figures fresh.
+  comparing_ = !probing_;
+  if (comparing_) {
+    bool block = polled_ns_ >= 0 && blocked_ns_ >= 0 && polled_ns_ > blocked_ns_;
+    if (block != (++decisions_ % 32 == 0)) return 0;
+  }
   if (typical_ns_ < 0) return cap_ns_;
   int64_t budget = 2 * typical_ns_ + 10000;
   return budget < cap_ns_ ? budget : cap_ns_;
@@ -102,6 +109,12 @@ void SpinWindow::record(int64_t waited_ns, bool spun, bool caught, bool contende
   }
   if (spun && caught && contended_backoff_ > 16) contended_backoff_ /= 2;
   bool within = waited_ns <= cap_ns_;
+  if (comparing_) {  // a wait that could have gone either way: learn how long each way takes
+    int64_t sample = waited_ns < 4 * cap_ns_ ? waited_ns : 4 * cap_ns_;
+    int64_t& avg = spun ? polled_ns_ : blocked_ns_;
+    avg = avg < 0 ? sample : avg + (sample - avg) / 8;
+    comparing_ = false;
+  }
   if (spun && probing_) probe_every_ = within ? 16 : (probe_every_ < 1024 ? probe_every_ * 2 : 1024);
   within_ = (within_ << 1) | (within ? 1u : 0u);
   if (within) typical_ns_ = typical_ns_ < 0 ? waited_ns : typical_ns_ + (waited_ns - typical_ns_) / 4;

@@ -6,6 +6,10 @@
 // recvmsg(MSG_DONTWAIT) with sched_yield(): a process sharing its core with the peer (or with
 // another job) hands the core over instead of burning it. The window is bounded and adapts:
 //
+// * poll only while waits that poll end sooner than waits that block (EWMAs of both, every 32nd
+//   wait doing the other thing to keep them fresh): whatever the scheduler does with a polling
+//   peer -- e.g. a blocked worker woken onto the caller's CPU, behind the caller's polling --
+//   the measured outcome decides;
 // * budget: twice the typical recent wait (EWMA of the waits that ended within the cap) plus
 //   10 us of slack, never more than the cap (LITE_FORK_SPIN_US);
 // * spin only while at least half of the last 16 waits ended within the cap; otherwise only a
@@ -88,6 +92,9 @@ class SpinWindow {
   int64_t next_crowd_check_ns_ = 0;
   int runnable_x16_ = 0;  // EWMA of runnable_tasks(), x16
   bool crowded_ = false;  // the current wait does not poll because the machine is crowded
+  bool comparing_ = false;  // the current wait polls or blocks by the comparison below
+  uint32_t decisions_ = 0;
+  int64_t polled_ns_ = -1, blocked_ns_ = -1;  // EWMAs of such waits that polled / blocked
   bool last_spun_ = false, last_caught_ = false, last_contended_ = false;
 };
 

@@ -88,6 +88,24 @@ void window_decisions() {
   CHECK(skipped == 64, "after a good poll, contention skips half as many waits: " + std::to_string(skipped));
 }
 
+// Polling only while it pays: waits that poll are compared with waits that block.
+void window_compares() {
+  for (bool polling_faster : {false, true}) {
+    SpinWindow w(50);
+    int polled = 0;
+    for (int i = 0; i < 320; ++i) {
+      bool spun = w.budget_ns() > 0;
+      polled += spun;
+      int64_t waited = spun == polling_faster ? 5 * kUs : 40 * kUs;  // both within the cap
+      w.record(waited, spun, spun);
+    }
+    if (polling_faster)
+      CHECK(polled >= 300, "polling is faster: it polls, but for probes: " + std::to_string(polled) + " of 320");
+    else
+      CHECK(polled >= 31 && polled <= 45, "blocking is faster: only probes poll once learnt: " + std::to_string(polled) + " of 320");
+  }
+}
+
 void cpu_checks() {
   CHECK(usable_cpus() >= 1, "at least one CPU");
   CHECK(effective_spin_us(0) == 0, "0 stays 0");
@@ -213,6 +231,7 @@ void signals_interrupt_nothing() {
 
 int main() {
   window_decisions();
+  window_compares();
   cpu_checks();
   polling_receives_data();
   polling_sees_end_of_file();
