@@ -3,7 +3,8 @@
  * LIBRARY is dlopen'ed: the official liblite_shared (in-process) or libmegforge_lite (fork mode
  * when LITE_FORK_MODE=1). Same line protocol as measure.py: "ready", then per line "N [W [GAP_MS]]"
  * W untimed forwards and a JSON list of N forward + wait times in ns (GAP_MS of sleep before each),
- * and on "q" {"bytes_copied": ..., "checksum": ...}. */
+ * and on "q" {"bytes_copied": ..., "spin_waits": ..., "spin_caught": ..., "checksum": ...} (counters
+ * since "ready"). */
 #include <dlfcn.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -94,8 +95,11 @@ int main(int argc, char** argv) {
   double checksum = 0;
   if (LITE_get_tensor_memory(out, (void**)&res) == 0 && LITE_get_tensor_total_size_in_byte(out, &out_bytes) == 0)
     for (size_t i = 0; i < out_bytes / 4; ++i) checksum += res[i];
-  printf("{\"bytes_copied\": %llu, \"checksum\": %.9g}\n", (unsigned long long)(after.bytes_copied - before.bytes_copied),
-         checksum);
+  printf("{\"bytes_copied\": %llu, \"spin_waits\": %llu, \"spin_caught\": %llu, \"spin_contended\": %llu, "
+         "\"checksum\": %.9g}\n", (unsigned long long)(after.bytes_copied - before.bytes_copied),
+         (unsigned long long)(after.spin_waits - before.spin_waits),
+         (unsigned long long)(after.spin_caught - before.spin_caught),
+         (unsigned long long)(after.spin_contended - before.spin_contended), checksum);
   free(t);
   return 0;
 }

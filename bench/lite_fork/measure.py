@@ -6,7 +6,8 @@ says so) with CONFIG "default" (Lite's defaults), "record" (comp_node_seq_record
 WARMUP forwards and prints "ready". Then, for each line "N [W [GAP_MS]]" on stdin, runs W
 untimed forwards, then times N forward + wait calls one by one (sleeping GAP_MS before each) and
 prints them as a JSON list of nanoseconds; on "q" prints the fork layer's
-bytes copied during the timed forwards and an output checksum. INPUT_MODE "inplace": the input
+bytes copied and spin counters (answers polled for / caught while polling) since "ready", and an
+output checksum. INPUT_MODE "inplace": the input
 is written into the tensor's own memory (zero-copy); "share": the input tensor is bound to a
 numpy array with set_data_by_share (caller memory)."""
 
@@ -24,16 +25,17 @@ from megenginelite import LiteConfig, LiteNetwork
 
 class _Stats(ctypes.Structure):
     _fields_ = [(n, ctypes.c_uint64) for n in ("calls", "forwards", "bytes_copied", "workers_started",
-                                               "workers_lost", "shm_blocks_mapped")]
+                                               "workers_lost", "shm_blocks_mapped", "spin_waits", "spin_caught",
+                                               "spin_contended")]
 
 
-def copied() -> int:
+def counters() -> dict:
+    """The fork layer's bytes copied and spin counters (zeros on the official library)."""
     path = os.environ.get("LITE_LIB_PATH")
-    if not path:
-        return 0
     s = _Stats()
-    ctypes.CDLL(path).mgf_lite_fork_get_stats(ctypes.byref(s), ctypes.sizeof(s))
-    return int(s.bytes_copied)
+    if path:
+        ctypes.CDLL(path).mgf_lite_fork_get_stats(ctypes.byref(s), ctypes.sizeof(s))
+    return {n: int(getattr(s, n)) for n in ("bytes_copied", "spin_waits", "spin_caught", "spin_contended")}
 
 
 model, mode, input_mode, warmup = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
@@ -54,7 +56,7 @@ out = net.get_io_tensor("out")
 for _ in range(warmup):
     net.forward()
     net.wait()
-before = copied()
+before = counters()
 clock = time.perf_counter_ns
 print("ready", flush=True)
 for line in sys.stdin:
@@ -75,4 +77,5 @@ for line in sys.stdin:
         times.append(clock() - t0)
     print(json.dumps(times), flush=True)
 checksum = float(np.asarray(out.get_data_by_share()).astype(np.float64).sum())
-print(json.dumps({"bytes_copied": copied() - before, "checksum": checksum}), flush=True)
+after = counters()
+print(json.dumps({**{k: after[k] - before[k] for k in after}, "checksum": checksum}), flush=True)

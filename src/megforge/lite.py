@@ -11,6 +11,8 @@ loaded, by ``LITE_FORK_MODE``:
   ``LITE_get_tensor_memory`` points at the very pages the worker computes in: a forward copies no
   tensor data. A worker crash or hang (``LITE_FORK_TIMEOUT_MS``) fails the call in progress with
   the cause in ``LITE_get_last_error()``; the next ``LITE_make_network`` starts a new worker.
+  Each process first polls for the answer / next request for up to ``LITE_FORK_SPIN_US``
+  microseconds (default 50, adaptive; 0 always blocks; off on a single CPU) before it blocks.
 
 Any megenginelite program runs in fork mode unchanged::
 
@@ -96,15 +98,22 @@ def real_library_path() -> Path:
     raise NativeLibraryError(f"no official Lite library in {libs} (looked for lite_real*{_SUFFIX}, liblite*{_SUFFIX})")
 
 
-def environment(fork: bool = True, timeout_ms: Optional[int] = None) -> Dict[str, str]:
+MAX_SPIN_US = 10000
+
+
+def environment(fork: bool = True, timeout_ms: Optional[int] = None, spin_us: Optional[int] = None) -> Dict[str, str]:
     """Environment variables that make a megenginelite program use our library.
 
     fork: ``LITE_FORK_MODE`` 1 (worker process) or 0 (in-process pass-through).
     timeout_ms: ``LITE_FORK_TIMEOUT_MS``, milliseconds a worker may take per call (None: no limit).
+    spin_us: ``LITE_FORK_SPIN_US``, microseconds each process may poll for the next message before
+    blocking, 0 to ``MAX_SPIN_US`` (None: the library's default, 50; 0: always block).
     Merge the result into ``os.environ`` of a subprocess; the library reads it when loaded.
     """
     if timeout_ms is not None and (isinstance(timeout_ms, bool) or not isinstance(timeout_ms, int) or timeout_ms < 0):
         raise InvalidArgumentError(f"timeout_ms must be a whole number of milliseconds >= 0, got {timeout_ms!r}")
+    if spin_us is not None and (isinstance(spin_us, bool) or not isinstance(spin_us, int) or not 0 <= spin_us <= MAX_SPIN_US):
+        raise InvalidArgumentError(f"spin_us must be a whole number of microseconds from 0 to {MAX_SPIN_US}, got {spin_us!r}")
     env = {
         "LITE_LIB_PATH": str(library_path()),
         "LITE_FORK_MODE": "1" if fork else "0",
@@ -112,13 +121,16 @@ def environment(fork: bool = True, timeout_ms: Optional[int] = None) -> Dict[str
     }
     if timeout_ms is not None:
         env["LITE_FORK_TIMEOUT_MS"] = str(timeout_ms)
+    if spin_us is not None:
+        env["LITE_FORK_SPIN_US"] = str(spin_us)
     return env
 
 
 class _Stats(ctypes.Structure):
     _fields_ = [
         (name, ctypes.c_uint64)
-        for name in ("calls", "forwards", "bytes_copied", "workers_started", "workers_lost", "shm_blocks_mapped")
+        for name in ("calls", "forwards", "bytes_copied", "workers_started", "workers_lost", "shm_blocks_mapped",
+                     "spin_waits", "spin_caught", "spin_contended")
     ]
 
 
@@ -128,21 +140,30 @@ class ForkStats:
 
     bytes_copied: bytes of tensor data the fork layer copied (caller memory bound with
     LITE_reset_tensor_memory, outputs whose shape changed); zero-copy forwards add nothing.
+    spin_waits / spin_caught: answers this process polled for before blocking, and how many of
+    them arrived while it polled; spin_contended: waits that did not poll (crowded machine) or
+    stopped polling because other tasks needed the CPU. spin_us: the window in force (``LITE_FORK_SPIN_US``; 0 when
+    it is 0, in-process, or on a single CPU).
     """
 
-    mode: int  # 0 in-process, 1 fork mode, -1 invalid LITE_FORK_MODE / LITE_FORK_TIMEOUT_MS
+    mode: int  # 0 in-process, 1 fork mode, -1 invalid LITE_FORK_MODE / LITE_FORK_TIMEOUT_MS / LITE_FORK_SPIN_US
     calls: int
     forwards: int
     bytes_copied: int
     workers_started: int
     workers_lost: int
     shm_blocks_mapped: int
+    spin_waits: int
+    spin_caught: int
+    spin_contended: int
+    spin_us: int
 
 
 def _lib() -> ctypes.CDLL:
     # The same file megenginelite loads (LITE_LIB_PATH): dlopen returns the loaded instance.
     lib = _native.load(LIBRARY)
     lib.mgf_lite_fork_worker_pid.restype = ctypes.c_int64
+    lib.mgf_lite_fork_spin_us.restype = ctypes.c_int64
     return lib
 
 
@@ -152,7 +173,8 @@ def stats() -> ForkStats:
     raw = _Stats()
     if lib.mgf_lite_fork_get_stats(ctypes.byref(raw), ctypes.sizeof(raw)) != 0:
         raise NativeLibraryError("mgf_lite_fork_get_stats failed: library and bindings disagree")
-    return ForkStats(lib.mgf_lite_fork_mode(), *(getattr(raw, n) for n, _ in _Stats._fields_))
+    return ForkStats(lib.mgf_lite_fork_mode(), *(getattr(raw, n) for n, _ in _Stats._fields_),
+                     spin_us=int(lib.mgf_lite_fork_spin_us()))
 
 
 def worker_pid() -> int:

@@ -12,6 +12,7 @@
 #include "locate.h"
 #include "settings.h"
 #include "shm.h"
+#include "spin.h"
 #include "launch.h"
 
 namespace mgf {
@@ -29,6 +30,9 @@ struct Conn {
   uint64_t generation = 0;
   pid_t pid = 0;
   Channel ch;
+  SpinWindow spin{settings().spin_effective_us};  // polling for answers before blocking (spin.h)
+  Writer request;                                 // thread_request()
+  Response response;                              // thread_response()
 };
 
 // This thread's channel. A plain pointer (no destructor of its own) stays usable even in calls
@@ -61,22 +65,57 @@ int64_t deadline() {
 
 enum class Loss { kTimeout, kEof, kProtocol };
 
+// How a worker that is no longer our child to wait for ended (SIGCHLD ignored, or reaped by a
+// waitpid elsewhere in this process): the fatal signal it reported on the control channel, if
+// any. "was killed by signal 11 (SIGSEGV) during <api>" / "ended during <api> ...". death_mu held.
+std::string ending_without_status(Worker* w, const char* api) {
+  std::string during = api ? std::string(" during ") + api : std::string();
+  int sig = 0;
+  {
+    std::lock_guard<std::mutex> lock(w->control_mu);
+    uint32_t kind = 0;
+    const uint8_t* data = nullptr;
+    size_t len = 0;
+    std::string error;
+    // The report is queued before the worker dies and its descriptors close: when it exists it
+    // is there now, otherwise the channel is at end of file. The deadline only bounds a worker
+    // that is somehow still alive.
+    while (w->control.fd() >= 0 &&
+           w->control.recv(&kind, &data, &len, monotonic_ms() + 100, &error) == Channel::kOk) {
+      Reader in(data, len);
+      uint32_t s = in.u32();
+      if (kind == kFrameExit && in.at_end() && s > 0 && s < 128) {
+        sig = static_cast<int>(s);
+        break;
+      }
+    }
+  }
+  if (sig) return format("was killed by signal %d (%s)", sig, signal_name(sig)) + during;
+  return "ended" + during + " without reporting a fatal signal (so it was killed by SIGKILL, or exited); its exit "
+         "status could not be read because " + lost_status_reason();
+}
+
 // Mark w gone (once) and say why; every later call on its objects reports the cause.
 void lose_worker(Worker* w, const char* api, Loss loss, const std::string& detail = std::string()) {
   std::lock_guard<std::mutex> death(w->death_mu);
   if (w->dead.load()) return;
   std::string cause = format("the LITE fork-mode worker (pid %lld) ", static_cast<long long>(w->pid));
   int status = 0;
+  Reap reaped;
   if (loss == Loss::kTimeout) {
     kill(w->pid, SIGKILL);
     reap(w->pid, 10000, &status);
     cause += format("did not answer %s within LITE_FORK_TIMEOUT_MS=%lld ms and was killed", api,
                     static_cast<long long>(settings().timeout_ms));
-  } else if (loss == Loss::kEof && reap(w->pid, 3000, &status)) {
-    cause += describe_exit(status) + " during " + api;
+  } else if (loss == Loss::kEof && (reaped = reap_worker(w->pid, 3000, &status)) != Reap::kTimeout) {
+    cause += reaped == Reap::kReaped ? describe_exit(status) + " during " + api : ending_without_status(w, api);
   } else {
-    kill(w->pid, SIGKILL);
-    reap(w->pid, 10000, &status);
+    // Still running (or a protocol failure): stop it. Not when it is no longer our child: its
+    // pid may belong to another process by now.
+    if (reap_worker(w->pid, 0, &status) == Reap::kTimeout) {
+      kill(w->pid, SIGKILL);
+      reap(w->pid, 10000, &status);
+    }
     cause += (loss == Loss::kEof ? std::string("closed its channel") : detail) + " during " + api + " and was killed";
   }
   {
@@ -109,7 +148,7 @@ Worker* start_worker(std::string* error) {
   }
   pid_t pid;
   int control;
-  if (!spawn_worker(exe, real, &pid, &control, error)) return nullptr;
+  if (!spawn_worker(exe, real, settings().spin_effective_us, &pid, &control, error)) return nullptr;
   Worker* w = new Worker;
   w->pid = pid;
   w->owner_pid = g_pid.load();
@@ -183,12 +222,14 @@ Worker* acquire_worker(const char* api) {
   }
   if (w && (w->owner_pid != g_pid.load() || w->dead.load())) w = nullptr;
   if (w) {
-    int status;
-    if (waitpid(w->pid, &status, WNOHANG) == w->pid) {
-      // Died while idle: record why, then start a fresh one.
+    int status = 0;
+    Reap reaped = reap_worker(w->pid, 0, &status);
+    if (reaped != Reap::kTimeout) {
+      // Died while idle (or is no longer our child, so dead too): record why, then start a fresh one.
       std::lock_guard<std::mutex> death(w->death_mu);
+      std::string how = reaped == Reap::kReaped ? describe_exit(status) : ending_without_status(w, nullptr);
       std::lock_guard<std::mutex> lock(s.mu);
-      w->cause = format("the LITE fork-mode worker (pid %lld) ", static_cast<long long>(w->pid)) + describe_exit(status);
+      w->cause = format("the LITE fork-mode worker (pid %lld) ", static_cast<long long>(w->pid)) + how;
       w->dead.store(true);
       for (auto& kv : w->blocks) kv.second.worker_released = true;
       collect_blocks(w);
@@ -220,7 +261,15 @@ Worker* acquire_worker(const char* api) {
   return w;
 }
 
-int rpc(Worker* w, const Writer& request, Response* out, const char* api, int fd) {
+Writer& thread_request() {
+  Writer& w = this_thread_conn().request;
+  w.clear();
+  return w;
+}
+
+Response& thread_response() { return this_thread_conn().response; }
+
+int rpc(Worker* w, const Writer& request, Response* out, const char* api, int fd, uint64_t mgf_lite_fork_stats::*count) {
   if (!worker_usable(w, api, "object")) return -1;
   State& s = state();
   std::string error;
@@ -236,6 +285,7 @@ int rpc(Worker* w, const Writer& request, Response* out, const char* api, int fd
     close(sv[1]);
     c.ch.reset(sv[0]);
     c.ch.set_timeout_ms(settings().timeout_ms);  // blocking: one recvmsg per answer, no poll
+    c.spin = SpinWindow(settings().spin_effective_us);  // a new worker: forget the old one's waits
     c.generation = w->generation;
     c.pid = g_pid.load();
     if (!sent) {
@@ -250,12 +300,22 @@ int rpc(Worker* w, const Writer& request, Response* out, const char* api, int fd
     lose_worker(w, api, error == "timed out sending" ? Loss::kTimeout : Loss::kEof);
     return api_fail(api, w->cause);
   }
+  bool first = true;
   for (;;) {
     uint32_t kind = 0;
     const uint8_t* data = nullptr;
     size_t len = 0;
-    Channel::Result r = c.ch.recv(&kind, &data, &len, 0, &error);
+    // Only the wait for the first frame is worth polling for: the rest follow it at once.
+    Channel::Result r = c.ch.recv(&kind, &data, &len, 0, &error, first ? &c.spin : nullptr);
+    bool spun = first && c.spin.last_spun(), caught = first && c.spin.last_caught();
+    bool contended = first && c.spin.last_contended();
+    first = false;
     if (r != Channel::kOk) {
+      {
+        std::lock_guard<std::mutex> lock(s.mu);
+        s.stats.spin_waits += spun;
+        s.stats.spin_contended += contended;
+      }
       c.ch.reset(-1);
       lose_worker(w, api, r == Channel::kTimeout ? Loss::kTimeout : r == Channel::kEof ? Loss::kEof : Loss::kProtocol,
                   "broke the channel (" + error + ")");
@@ -275,6 +335,9 @@ int rpc(Worker* w, const Writer& request, Response* out, const char* api, int fd
         return api_fail(api, w->cause);
       }
       std::lock_guard<std::mutex> lock(s.mu);
+      s.stats.spin_waits += spun;
+      s.stats.spin_caught += caught;
+      s.stats.spin_contended += contended;
       Block& b = w->blocks[id];
       if (b.base) {  // an id reused by a confused worker: keep the newest
         shm_unmap(b.base, b.size);
@@ -304,6 +367,9 @@ int rpc(Worker* w, const Writer& request, Response* out, const char* api, int fd
       std::lock_guard<std::mutex> lock(s.mu);
       s.stats.calls++;
       s.stats.bytes_copied += copied;
+      s.stats.spin_waits += spun;
+      s.stats.spin_caught += caught;
+      s.stats.spin_contended += contended;
       for (uint64_t id : released) {
         auto it = w->blocks.find(id);
         if (it == w->blocks.end()) {
@@ -317,6 +383,7 @@ int rpc(Worker* w, const Writer& request, Response* out, const char* api, int fd
         auto it = w->tensors.find(st.id);
         if (it != w->tensors.end() && !apply_state(it->second, st)) ok = false;
       }
+      if (count && ok && status == 0) ++(s.stats.*count);
       if (w->collect_needed) collect_blocks(w);
     }
     if (!ok) {

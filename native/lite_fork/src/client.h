@@ -120,7 +120,14 @@ struct Response {
 };
 // One round trip on this thread's channel. Maps new blocks, applies released blocks and tensor
 // states. 0, or -1 with the error set ("<api>: <message>"); a lost worker is marked dead.
-int rpc(Worker* w, const Writer& request, Response* out, const char* api, int fd = -1);
+// count: a counter of State::stats to add 1 to on success (in the same locked section).
+int rpc(Worker* w, const Writer& request, Response* out, const char* api, int fd = -1,
+        uint64_t mgf_lite_fork_stats::*count = nullptr);
+
+// This thread's request and response buffers for hot calls (LITE_forward): no allocation per
+// call. The request comes cleared; both stay valid until the thread's next use of them.
+Writer& thread_request();
+Response& thread_response();
 
 // Apply a state to a tensor and keep block refcounts (mu held). false: the worker lied.
 bool apply_state(ClientTensor* t, const TensorState& s);

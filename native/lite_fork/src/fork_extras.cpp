@@ -2,6 +2,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cstddef>
+#include <cstring>
+
 #include "client.h"
 #include "error.h"
 #include "launch.h"
@@ -13,12 +16,15 @@ using mgf::lite::fork::Worker;
 extern "C" MGF_LITE_API int mgf_lite_fork_mode(void) { return static_cast<int>(mgf::lite::settings().mode); }
 
 extern "C" MGF_LITE_API int mgf_lite_fork_get_stats(mgf_lite_fork_stats* stats, size_t size) {
-  if (!stats || size != sizeof(mgf_lite_fork_stats)) return -1;
+  constexpr size_t kSize01 = offsetof(mgf_lite_fork_stats, spin_waits);  // callers built against 0.1
+  if (!stats || (size != sizeof(mgf_lite_fork_stats) && size != kSize01)) return -1;
   State& s = mgf::lite::fork::state();
   std::lock_guard<std::mutex> lock(s.mu);
-  *stats = s.stats;
+  std::memcpy(stats, &s.stats, size);
   return 0;
 }
+
+extern "C" MGF_LITE_API int64_t mgf_lite_fork_spin_us(void) { return mgf::lite::settings().spin_effective_us; }
 
 extern "C" MGF_LITE_API int64_t mgf_lite_fork_worker_pid(void) {
   State& s = mgf::lite::fork::state();
@@ -42,7 +48,9 @@ extern "C" MGF_LITE_API int mgf_lite_fork_shutdown(void) {
     w->control.reset(-1);  // the worker exits when its control channel closes
   }
   int status = 0;
-  if (!mgf::lite::reap(w->pid, 5000, &status)) {
+  // Only a worker that is still our child may be signalled: one reaped elsewhere (SIGCHLD
+  // ignored) is gone, and its pid may be another process's by now.
+  if (mgf::lite::reap_worker(w->pid, 5000, &status) == mgf::lite::Reap::kTimeout) {
     kill(w->pid, SIGKILL);
     mgf::lite::reap(w->pid, 10000, &status);
   }

@@ -96,16 +96,11 @@ int LITE_forward(const LiteNetwork network) {
   }
   // Snapshot caller memory now: later writes to it cannot reach this forward.
   for (ClientTensor* t : user_inputs) sync_in(t);
-  Writer req;
+  Writer& req = thread_request();
   req.u32(kOpForward);
   req.u64(id);
-  Response r;
-  if (rpc(w, req, &r, api) != 0) return -1;
+  if (rpc(w, req, &thread_response(), api, -1, &mgf_lite_fork_stats::forwards) != 0) return -1;
   for (size_t i = 0; i < user_outputs.size(); ++i) sync_out(user_outputs[i], before[i]);
-  {
-    std::lock_guard<std::mutex> lock(s.mu);
-    s.stats.forwards++;
-  }
   if (finish_cb || finish_cb_data) {
     CallbackIo io;
     if (callback_io(network, 1, &io) != 0) return -1;

@@ -57,17 +57,26 @@ std::string describe_exit(int status) {
   return format("ended with wait status 0x%x", static_cast<unsigned>(status));
 }
 
-bool reap(pid_t pid, int wait_ms, int* status) {
+Reap reap_worker(pid_t pid, int wait_ms, int* status) {
   int64_t deadline = wait_ms < 0 ? 0 : monotonic_ms() + wait_ms;
   for (;;) {
     pid_t r = waitpid(pid, status, WNOHANG);
-    if (r == pid) return true;
-    if (r < 0 && errno != EINTR) return false;  // ECHILD: somebody else reaped it
-    if (deadline && monotonic_ms() >= deadline) return false;
+    if (r == pid) return Reap::kReaped;
+    if (r < 0 && errno != EINTR) return Reap::kNotChild;  // ECHILD: somebody else reaped it
+    if (deadline && monotonic_ms() >= deadline) return Reap::kTimeout;
     struct timespec ts = {0, 1000000};
     nanosleep(&ts, nullptr);
   }
 }
+
+std::string lost_status_reason() {
+  struct sigaction sa;
+  std::memset(&sa, 0, sizeof sa);
+  if (sigaction(SIGCHLD, nullptr, &sa) == 0 && (sa.sa_handler == SIG_IGN || (sa.sa_flags & SA_NOCLDWAIT)))
+    return "this process ignores SIGCHLD (SIG_IGN or SA_NOCLDWAIT), so the system discarded it";
+  return "something else in this process reaped it (a waitpid for any child)";
+}
+
 
 namespace {
 
@@ -88,7 +97,7 @@ std::vector<std::string> split_spaces(const char* s) {
 
 }  // namespace
 
-bool spawn_worker(const std::string& worker, const std::string& real_lib, pid_t* pid, int* control,
+bool spawn_worker(const std::string& worker, const std::string& real_lib, int64_t spin_us, pid_t* pid, int* control,
                   std::string* error) {
   int sv[2];
   if (!make_socketpair(sv, error)) return false;
@@ -110,6 +119,7 @@ bool spawn_worker(const std::string& worker, const std::string& real_lib, pid_t*
   args.push_back(format("--control-fd=%d", kWorkerControlFd));
   args.push_back(format("--parent-pid=%lld", static_cast<long long>(getpid())));
   args.push_back("--real-lib=" + real_lib);
+  args.push_back(format("--spin-us=%lld", static_cast<long long>(spin_us)));
   if (wrapped) args.push_back("--keep-fds");  // the wrapper (an emulator) may own descriptors
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(&a[0]);

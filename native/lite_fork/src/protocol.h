@@ -19,7 +19,7 @@
 namespace mgf {
 namespace lite {
 
-constexpr uint32_t kProtocolVersion = 1;
+constexpr uint32_t kProtocolVersion = 2;  // 2: kFrameExit, --spin-us
 
 enum Op : uint32_t {
   // global

@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "spin.h"
+
 namespace mgf {
 namespace lite {
 
@@ -32,6 +34,19 @@ bool parse_timeout_ms(const char* value, int64_t* ms) {
   return true;
 }
 
+bool parse_spin_us(const char* value, int64_t* us) {
+  if (!value || !*value) {
+    *us = kDefaultSpinUs;
+    return true;
+  }
+  char* end = nullptr;
+  errno = 0;
+  long long v = std::strtoll(value, &end, 10);
+  if (errno != 0 || *end != '\0' || v < 0 || v > kMaxSpinUs || !(*value >= '0' && *value <= '9')) return false;
+  *us = static_cast<int64_t>(v);
+  return true;
+}
+
 namespace {
 
 Settings read_environment() {
@@ -47,7 +62,16 @@ Settings read_environment() {
     s.mode = Mode::kInvalid;
     s.error = std::string("LITE_FORK_TIMEOUT_MS='") + timeout +
               "' is invalid: use a whole number of milliseconds (0 = no limit)";
+    return s;
   }
+  const char* spin = std::getenv("LITE_FORK_SPIN_US");
+  if (!parse_spin_us(spin, &s.spin_us)) {
+    s.mode = Mode::kInvalid;
+    s.error = std::string("LITE_FORK_SPIN_US='") + spin + "' is invalid: use a whole number of microseconds from 0 " +
+              "(always block) to " + std::to_string(kMaxSpinUs);
+    return s;
+  }
+  s.spin_effective_us = s.mode == Mode::kFork ? effective_spin_us(s.spin_us) : 0;
   return s;
 }
 

@@ -10,6 +10,8 @@
 
 #include <cerrno>
 
+#include "spin.h"
+
 namespace mgf {
 namespace lite {
 
@@ -171,7 +173,35 @@ bool Channel::send(uint32_t kind, const void* payload, size_t len, const int* fd
   return true;
 }
 
-bool Channel::fill(int64_t deadline_ms, Result* result, std::string* error) {
+// One recvmsg into the buffer; queues received descriptors. >0 bytes, 0 end of file, -1 errno
+// set (EINTR, EAGAIN ... are the caller's business), -2 descriptors were truncated.
+ssize_t Channel::receive_once(int flags) {
+  struct iovec iov = {buf_.data() + end_, buf_.size() - end_};
+  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int) * 16)];
+  struct msghdr msg;
+  std::memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n = recvmsg(fd_, &msg, kRecvFlags | flags);
+  if (n < 0) return -1;
+  for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < count; ++i) {
+      int f;
+      std::memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof f);
+      if (kRecvFlags == 0) set_cloexec(f);
+      fds_.push_back(f);
+    }
+  }
+  if (msg.msg_flags & MSG_CTRUNC) return -2;
+  end_ += static_cast<size_t>(n);
+  return n;
+}
+
+bool Channel::fill(int64_t deadline_ms, int64_t spin_until_ns, Result* result, std::string* error) {
   if (begin_ > 0 && begin_ == end_) begin_ = end_ = 0;
   if (buf_.size() - end_ < 4096) {
     if (begin_ > 0) {
@@ -181,8 +211,11 @@ bool Channel::fill(int64_t deadline_ms, Result* result, std::string* error) {
     }
     if (buf_.size() - end_ < 4096) buf_.resize(buf_.size() < 65536 ? 65536 : buf_.size() * 2);
   }
+  bool polling = spin_until_ns > 0;
+  int64_t last_look = monotonic_ns();
+  const int64_t contended_ns = contended_yield_ns(spin_until_ns - last_look);
   for (;;) {
-    if (nonblocking_ || deadline_ms > 0) {
+    if (!polling && (nonblocking_ || deadline_ms > 0)) {
       int r = wait_ready(fd_, POLLIN, deadline_ms);
       if (r == 0) {
         *result = kTimeout;
@@ -195,40 +228,46 @@ bool Channel::fill(int64_t deadline_ms, Result* result, std::string* error) {
         return false;
       }
     }
-    struct iovec iov = {buf_.data() + end_, buf_.size() - end_};
-    alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int) * 16)];
-    struct msghdr msg;
-    std::memset(&msg, 0, sizeof msg);
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    ssize_t n = recvmsg(fd_, &msg, kRecvFlags);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if ((errno == EAGAIN || errno == EWOULDBLOCK) && timeouts_ && !nonblocking_) {
-        *result = kTimeout;
-        *error = "timed out";
-        return false;
-      }
-      if (errno == EAGAIN || errno == EWOULDBLOCK) continue;
-      *result = (errno == ECONNRESET) ? kEof : kError;
-      *error = std::string("receive failed: ") + std::strerror(errno);
-      return false;
-    }
-    for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-      size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-      for (size_t i = 0; i < count; ++i) {
-        int f;
-        std::memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof f);
-        if (kRecvFlags == 0) set_cloexec(f);
-        fds_.push_back(f);
-      }
-    }
-    if (msg.msg_flags & MSG_CTRUNC) {
+    // While polling every recvmsg returns at once: data, end of file (a dead peer) and errors
+    // are seen exactly as a blocking receive sees them.
+    ssize_t n = receive_once(polling ? MSG_DONTWAIT : 0);
+    if (n == -2) {
       *result = kError;
       *error = "file descriptors were truncated";
+      return false;
+    }
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        if (polling) {
+          int64_t now = monotonic_ns();
+          // A long gap since the last look (in the yield, or preempted anywhere in the loop)
+          // means another runnable task had our CPU (a job sharing the core): a blocked thread
+          // is woken promptly, one that keeps polling waits behind that task's time slices.
+          // One more look, then block.
+          if (now - last_look > contended_ns) {
+            contended_ = true;
+            spin_until_ns = 0;
+            last_look = now;
+            continue;
+          }
+          last_look = now;
+          if (now < spin_until_ns && (deadline_ms <= 0 || monotonic_ms() < deadline_ms)) {
+            spin_pause();
+          } else {
+            polling = false;  // the window is over: block (or poll() up to the deadline)
+          }
+          continue;
+        }
+        if (timeouts_ && !nonblocking_) {
+          *result = kTimeout;
+          *error = "timed out";
+          return false;
+        }
+        continue;
+      }
+      *result = (errno == ECONNRESET) ? kEof : kError;
+      *error = std::string("receive failed: ") + std::strerror(errno);
       return false;
     }
     if (n == 0) {
@@ -236,17 +275,21 @@ bool Channel::fill(int64_t deadline_ms, Result* result, std::string* error) {
       *error = "peer closed the channel";
       return false;
     }
-    end_ += static_cast<size_t>(n);
+    if (polling) {
+      caught_ = true;
+      contended_ = false;  // the one more look found it: the peer itself had our CPU
+    }
     return true;
   }
 }
 
 Channel::Result Channel::recv(uint32_t* kind, const uint8_t** data, size_t* len, int64_t deadline_ms,
-                              std::string* error) {
+                              std::string* error, SpinWindow* spin) {
   if (fd_ < 0) {
     *error = "channel is closed";
     return kError;
   }
+  bool waited = false;
   for (;;) {
     size_t have = end_ - begin_;
     if (have >= sizeof(FrameHeader)) {
@@ -272,7 +315,18 @@ Channel::Result Channel::recv(uint32_t* kind, const uint8_t** data, size_t* len,
       }
     }
     Result r;
-    if (!fill(deadline_ms, &r, error)) return r;
+    if (!spin || !spin->enabled() || waited) {
+      if (!fill(deadline_ms, 0, &r, error)) return r;
+      continue;
+    }
+    // The first wait for this frame: poll for it within the spin window, then block.
+    waited = true;
+    int64_t start = monotonic_ns();
+    int64_t budget = spin->budget_ns(start);
+    caught_ = contended_ = false;
+    bool ok = fill(deadline_ms, budget > 0 ? start + budget : 0, &r, error);
+    spin->record(monotonic_ns() - start, budget > 0, caught_, contended_);
+    if (!ok) return r;
   }
 }
 

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <sys/types.h>
 #include <deque>
 #include <string>
 #include <vector>
@@ -17,12 +18,16 @@
 namespace mgf {
 namespace lite {
 
+class SpinWindow;
+
 enum FrameKind : uint32_t {
   kFrameRequest = 1,   // caller -> worker: one call
   kFrameResponse = 2,  // worker -> caller: the answer to the last request
   kFrameBlock = 3,     // worker -> caller: a new shared-memory block (one fd), before the response
   kFrameHello = 4,     // worker -> caller, once on the control channel: ready (or why not)
   kFrameChannel = 5,   // caller -> worker on the control channel: serve this socket (one fd)
+  kFrameExit = 6,      // worker -> caller on the control channel, from a fatal-signal handler:
+                       // u32 signal number, sent just before the worker dies of it
 };
 
 constexpr uint32_t kMaxFrameBytes = 64u << 20;
@@ -143,12 +148,17 @@ class Channel {
     return send(kind, w.data().data(), w.data().size(), nullptr, 0, deadline_ms, error);
   }
   // Receive one frame; *data stays valid until the next recv(). deadline_ms 0: wait forever.
-  Result recv(uint32_t* kind, const uint8_t** data, size_t* len, int64_t deadline_ms, std::string* error);
+  // With `spin` (enabled), the wait for the frame first polls for it within spin's window
+  // (spin.h), then blocks as without; spin learns how long the wait took.
+  Result recv(uint32_t* kind, const uint8_t** data, size_t* len, int64_t deadline_ms, std::string* error,
+              SpinWindow* spin = nullptr);
   // Oldest received file descriptor not yet taken, -1 if none.
   int take_fd();
 
  private:
-  bool fill(int64_t deadline_ms, Result* result, std::string* error);
+  // Read more bytes; spin_until_ns > 0: poll with MSG_DONTWAIT until then before blocking.
+  bool fill(int64_t deadline_ms, int64_t spin_until_ns, Result* result, std::string* error);
+  ssize_t receive_once(int flags);
 
   int fd_ = -1;
   bool nonblocking_ = false;
@@ -156,6 +166,8 @@ class Channel {
   std::vector<uint8_t> buf_;
   size_t begin_ = 0, end_ = 0;
   std::deque<int> fds_;
+  bool caught_ = false;     // the last fill() got its bytes while polling
+  bool contended_ = false;  // ... or stopped polling because another task had our CPU
 };
 
 // socketpair(AF_UNIX, SOCK_STREAM) with close-on-exec and no SIGPIPE on either end.

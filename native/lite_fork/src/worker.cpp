@@ -2,6 +2,7 @@
 #include "worker.h"
 
 #include <signal.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -13,10 +14,49 @@
 
 #include "error.h"
 #include "shm.h"
+#include "spin.h"
 #include "worker_lock.h"
 
 namespace mgf {
 namespace lite {
+
+// ---- fatal signals --------------------------------------------------------------------------
+
+namespace {
+
+int g_report_fd = -1;
+
+void on_fatal_signal(int sig) {
+  // Async-signal-safe only: one small send, then die of the same signal.
+  uint32_t frame[3] = {kFrameExit, 4, static_cast<uint32_t>(sig)};
+  if (g_report_fd >= 0) {
+#if defined(MSG_NOSIGNAL)
+    (void)!send(g_report_fd, frame, sizeof frame, MSG_NOSIGNAL | MSG_DONTWAIT);
+#else
+    (void)!send(g_report_fd, frame, sizeof frame, MSG_DONTWAIT);
+#endif
+  }
+  signal(sig, SIG_DFL);
+  raise(sig);  // delivered on return (the handler masks nothing: SA_NODEFER)
+}
+
+constexpr int kFatalSignals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGSYS, SIGQUIT, SIGTERM};
+
+}  // namespace
+
+void install_fatal_signal_report(int sig) {
+  struct sigaction sa;
+  std::memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_fatal_signal;
+  sa.sa_flags = SA_NODEFER | SA_RESETHAND;
+  sigemptyset(&sa.sa_mask);
+  sigaction(sig, &sa, nullptr);
+}
+
+void report_fatal_signals(int fd) {
+  g_report_fd = fd;
+  for (int sig : kFatalSignals) install_fatal_signal_report(sig);
+}
 
 // ---- test hook ------------------------------------------------------------------------------
 
@@ -49,14 +89,15 @@ bool TestHook::parse(const char* spec, std::string* error) {
 }
 
 void TestHook::fire(const char* call) {
-  if (call_ != call) return;
+  if (call_.empty() || call_ != call) return;  // no hook (always, outside tests): nothing to compare
   if (seen_.fetch_add(1) + 1 != at_) return;
   if (action_ == "sigkill") {
     kill(getpid(), SIGKILL);
   } else if (action_ == "sigsegv") {
-    // A real invalid write, as a crashing kernel would do; default disposition so that the
-    // caller sees the signal even if the process installed a handler.
-    signal(SIGSEGV, SIG_DFL);
+    // A real invalid write, as a crashing kernel would do; our reporting handler (which dies
+    // of the signal with the default disposition) so that the caller sees the signal even if
+    // the library installed a handler of its own.
+    install_fatal_signal_report(SIGSEGV);
     volatile uintptr_t address = 16;
     *reinterpret_cast<volatile int*>(address) = 1;
     raise(SIGSEGV);
@@ -71,7 +112,8 @@ void TestHook::fire(const char* call) {
 
 // ---- lifecycle ------------------------------------------------------------------------------
 
-int Server::run(int control_fd, const std::string& real_lib) {
+int Server::run(int control_fd, const std::string& real_lib, int64_t spin_us) {
+  spin_us_ = spin_us;
   Channel control(control_fd);
   Writer hello;
   hello.u32(kProtocolVersion);
@@ -87,6 +129,8 @@ int Server::run(int control_fd, const std::string& real_lib) {
   hello.i32(patch);
   std::string send_error;
   if (!control.send(kFrameHello, hello, 0, &send_error) || !ok) return ok ? 3 : 1;
+  // From now on nothing else goes to the caller on the control channel: a fatal signal's report.
+  report_fatal_signals(control_fd);
 
   // Each caller thread gets its own channel, announced on the control channel with its fd.
   for (;;) {
@@ -111,11 +155,14 @@ int Server::run(int control_fd, const std::string& real_lib) {
 void Server::serve(int fd) {
   Channel ch(fd);
   std::string error;
+  // After each reply, poll briefly for the caller's next request (its thread usually sends it
+  // soon when it runs forwards in a loop) before blocking.
+  SpinWindow spin(spin_us_);
   for (;;) {
     uint32_t kind;
     const uint8_t* data;
     size_t len;
-    if (ch.recv(&kind, &data, &len, 0, &error) != Channel::kOk) return;
+    if (ch.recv(&kind, &data, &len, 0, &error, &spin) != Channel::kOk) return;
     if (kind != kFrameRequest) return;  // protocol violation: drop this channel only
     Reader in(data, len);
     uint32_t op = in.u32();

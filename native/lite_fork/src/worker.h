@@ -18,6 +18,14 @@
 namespace mgf {
 namespace lite {
 
+// Report a fatal signal (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP,
+// SIGSYS, SIGQUIT, SIGTERM) as a kFrameExit frame on fd just before dying of it, for a caller
+// that cannot read exit statuses. Re-raised with the default disposition (the signal still
+// kills the process, with a core dump where the system makes one).
+void report_fatal_signals(int fd);
+// The handler itself, for the test hook's simulated crashes.
+void install_fatal_signal_report(int sig);
+
 // Fault injection for tests (MEGFORGE_LITE_FORK_TEST_HOOK="<call>=<action>[@N]").
 class TestHook {
  public:
@@ -91,7 +99,8 @@ struct Reply {
 class Server {
  public:
   // Serve until the control channel closes. Returns the process exit status.
-  int run(int control_fd, const std::string& real_lib);
+  // spin_us: how long each channel's thread may poll for the next request (spin.h), 0: block.
+  int run(int control_fd, const std::string& real_lib, int64_t spin_us);
 
  private:
   friend class OpLock;
@@ -116,10 +125,12 @@ class Server {
   // Report the tensor's state; move its memory into shared memory if it is not there yet
   // (copying the current contents when `preserve`). Caller holds the tensor's lock.
   void refresh(WTensor* t, Reply& rep, bool preserve);
-  // After a forward: refresh only the tensors whose memory or layout changed.
+  // Refresh only the tensors whose memory or layout changed.
   bool unchanged(WTensor* t);
   WBlock* bind(WTensor* t, void* current, size_t nbytes, bool preserve, Reply& rep);
-  void refresh_network(WNetwork* net, Reply& rep);
+  // after_forward: a forward writes outputs only; tensors that are inputs and nothing else keep
+  // their layout and memory, so they are not even looked at.
+  void refresh_network(WNetwork* net, Reply& rep, bool after_forward = false);
 
   WBlock* new_block(size_t size, Reply& rep);
   WBlock* find_block(const void* p, size_t len);  // mu_ held
@@ -133,6 +144,7 @@ class Server {
 
   RealLite api_;
   TestHook hook_;
+  int64_t spin_us_ = 0;
   std::mutex mu_;  // the tables below
   uint64_t next_id_ = 1;
   std::unordered_map<uint64_t, WNetwork*> nets_;

@@ -1,6 +1,6 @@
 // megforge_lite_worker: the process that runs models for a caller in LITE fork mode.
 //
-//   megforge_lite_worker --control-fd=3 --parent-pid=PID --real-lib=PATH [--keep-fds]
+//   megforge_lite_worker --control-fd=3 --parent-pid=PID --real-lib=PATH [--spin-us=N] [--keep-fds]
 //
 // Started by libmegforge_lite (launch.cpp); it is not meant to be run by hand. It lives exactly
 // as long as its caller: it exits when the control channel closes (the caller went away or shut
@@ -20,6 +20,7 @@
 #include <sys/prctl.h>
 #endif
 
+#include "spin.h"
 #include "worker.h"
 
 namespace {
@@ -74,12 +75,13 @@ bool take(const char* arg, const char* prefix, std::string* value) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string control, parent, real_lib, value;
+  std::string control, parent, real_lib, spin = "0", value;
   bool keep_fds = false;
   for (int i = 1; i < argc; ++i) {
     if (take(argv[i], "--control-fd=", &value)) control = value;
     else if (take(argv[i], "--parent-pid=", &value)) parent = value;
     else if (take(argv[i], "--real-lib=", &value)) real_lib = value;
+    else if (take(argv[i], "--spin-us=", &value)) spin = value;
     else if (std::strcmp(argv[i], "--keep-fds") == 0) keep_fds = true;
   }
   if (control.empty() || parent.empty() || real_lib.empty()) {
@@ -88,6 +90,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   int control_fd = std::atoi(control.c_str());
+  // The caller's window (LITE_FORK_SPIN_US, already 0 on a single CPU); re-checked against the
+  // CPUs this process may use.
+  long long spin_us = std::atoll(spin.c_str());
+  spin_us = mgf::lite::effective_spin_us(spin_us < 0 || spin_us > mgf::lite::kMaxSpinUs ? 0 : spin_us);
   g_parent = static_cast<pid_t>(std::atoll(parent.c_str()));
 
   signal(SIGPIPE, SIG_IGN);  // a vanished caller shows up as EPIPE
@@ -103,7 +109,7 @@ int main(int argc, char** argv) {
 #endif
 
   static mgf::lite::Server server;  // never destroyed: _exit below skips every destructor
-  int status = server.run(control_fd, real_lib);
+  int status = server.run(control_fd, real_lib, spin_us);
   std::fflush(stdout);
   std::fflush(stderr);
   _exit(status);

@@ -173,13 +173,15 @@ bool Server::unchanged(WTensor* t) {
   return api_.LITE_get_tensor_memory(t->handle, &p) == 0 && p == t->last_ptr;
 }
 
-void Server::refresh_network(WNetwork* net, Reply& rep) {
+void Server::refresh_network(WNetwork* net, Reply& rep, bool after_forward) {
   std::vector<WTensor*> ts;
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (uint64_t id : net->tensors) {
       auto it = tensors_.find(id);
-      if (it != tensors_.end()) ts.push_back(it->second);
+      if (it == tensors_.end()) continue;
+      if (after_forward && it->second->io_flags == kTensorIsInput && it->second->last.id == id) continue;
+      ts.push_back(it->second);
     }
   }
   for (WTensor* t : ts)

@@ -100,7 +100,7 @@ void Server::op_network(uint32_t op, Reader& in, Channel& ch, Reply& rep) {
       hook_.fire("forward");
       if (api_.LITE_forward(h) != 0) return rep.lite_error(real_error("LITE_forward"));
       if (api_.LITE_wait(h) != 0) return rep.lite_error(real_error("LITE_wait"));
-      refresh_network(net, rep);
+      refresh_network(net, rep, true);
       return;
     }
     case kOpGetIoTensor:

@@ -1,6 +1,7 @@
 /* Fork mode under faults (MEGFORGE_LITE_FORK_TEST_HOOK makes the worker misbehave):
- * a worker killed by SIGKILL or SIGSEGV during a forward, a hung worker (LITE_FORK_TIMEOUT_MS),
- * a worker that dies while idle, and caller memory overwritten after a call was submitted.
+ * a worker killed by SIGKILL or SIGSEGV during a forward (also in a caller that ignores SIGCHLD
+ * or reaps every child), a hung worker (LITE_FORK_TIMEOUT_MS), a worker that dies while idle,
+ * and caller memory overwritten after a call was submitted.
  * The failing call returns non-zero naming the cause, the dead worker is reaped, its objects
  * fail cleanly afterwards, and the next LITE_make_network starts a new worker. */
 #include <errno.h>
@@ -17,14 +18,31 @@ static void sleep_ms(int ms) {
   nanosleep(&ts, NULL);
 }
 
+static mgf_lite_fork_stats g_started; /* the counters when the current worker was started */
+
 /* A network served by a fresh worker that starts with `hook` (NULL: none). */
 static LiteNetwork fresh_network(const char* hook) {
   mgf_lite_fork_shutdown();
+  g_started = stats();
   if (hook) setenv("MEGFORGE_LITE_FORK_TEST_HOOK", hook, 1);
   LiteNetwork net = loaded_network(kModel);
   unsetenv("MEGFORGE_LITE_FORK_TEST_HOOK");  /* read by the worker at start only */
   CHECK(net != NULL, "network with hook %s", hook ? hook : "(none)");
   return net;
+}
+
+/* MGF_TEST_EXPECT_POLLING=1 (run with a long LITE_FORK_SPIN_US): the failed call polled for its
+ * answer, i.e. the worker died or hung while the caller was polling, not blocked -- unless the
+ * caller had stopped polling because other tasks took its CPU (a busy machine), which the
+ * contention counter shows. */
+static void expect_polled(mgf_lite_fork_stats before, const char* what) {
+  const char* expect = getenv("MGF_TEST_EXPECT_POLLING");
+  if (!expect || strcmp(expect, "1") != 0) return;
+  mgf_lite_fork_stats now = stats();
+  CHECK(mgf_lite_fork_spin_us() > 0, "polling is on (LITE_FORK_SPIN_US)");
+  CHECK(now.spin_waits == before.spin_waits + 1 || now.spin_contended > g_started.spin_contended,
+        "the caller polled while %s (or had backed off from a contended CPU)", what);
+  if (now.spin_waits != before.spin_waits + 1) fprintf(stderr, "note: %s while not polling (CPU contended)\n", what);
 }
 
 static int reaped(int64_t pid) { return waitpid((pid_t)pid, NULL, WNOHANG) == -1 && errno == ECHILD; }
@@ -39,6 +57,7 @@ static void crash_during_forward(const char* hook, const char* cause) {
   CHECK(x != NULL, "input memory");
   mgf_lite_fork_stats before = stats();
   CHECK(LITE_forward(net) != 0, "forward fails when the worker dies (%s)", hook);
+  expect_polled(before, "the worker died");
   const char* msg = LITE_get_last_error();
   CHECK(strstr(msg, cause) && strstr(msg, "during LITE_forward") && strstr(msg, "LITE_forward:"),
         "message names the cause '%s': %s", cause, msg);
@@ -66,7 +85,9 @@ static void hang_times_out(void) {
   LiteNetwork net = fresh_network("forward=hang");
   if (!net) return;
   int64_t pid = mgf_lite_fork_worker_pid();
+  mgf_lite_fork_stats before = stats();
   CHECK(LITE_forward(net) != 0, "a hung forward returns");
+  expect_polled(before, "the worker hung");
   const char* msg = LITE_get_last_error();
   CHECK(strstr(msg, "did not answer LITE_forward within LITE_FORK_TIMEOUT_MS=") && strstr(msg, "killed"),
         "message names the timeout: %s", msg);
@@ -132,10 +153,50 @@ static void caller_memory_overwritten(void) {
   OK(LITE_destroy_network(net));
 }
 
+static void reap_every_child(int sig) {
+  (void)sig;
+  int saved = errno;
+  while (waitpid(-1, NULL, WNOHANG) > 0) {
+  }
+  errno = saved;
+}
+
+/* A caller that cannot read its children's exit status: SIGCHLD ignored (the system discards
+ * it), or a SIGCHLD handler that reaps every child. The worker reports a fatal signal itself;
+ * SIGKILL cannot be reported, and the message says why the status is unknown. */
+static void exit_status_unavailable(void) {
+  struct sigaction old, sa;
+  sigaction(SIGCHLD, NULL, &old);
+  signal(SIGCHLD, SIG_IGN);
+  crash_during_forward("forward=sigsegv", "killed by signal 11 (SIGSEGV)");
+  crash_during_forward("forward=sigkill", "without reporting a fatal signal (so it was killed by SIGKILL, or exited); "
+                                          "its exit status could not be read because this process ignores SIGCHLD");
+  {
+    LiteNetwork net = fresh_network(NULL);
+    int64_t pid = mgf_lite_fork_worker_pid();
+    CHECK(net && kill((pid_t)pid, SIGSEGV) == 0, "crash the idle worker");
+    sleep_ms(50);
+    LiteNetwork other = NULL;
+    OK(LITE_make_default_network(&other)); /* notices the death, starts a new worker */
+    CHECK(mgf_lite_fork_worker_pid() != pid, "a new worker");
+    CHECK(LITE_forward(net) != 0 && strstr(LITE_get_last_error(), "killed by signal 11 (SIGSEGV)"),
+          "the old network names the signal");
+    LITE_destroy_network(net);
+    LITE_destroy_network(other);
+  }
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = reap_every_child;
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGCHLD, &sa, NULL);
+  crash_during_forward("forward=sigsegv", "killed by signal 11 (SIGSEGV)");
+  sigaction(SIGCHLD, &old, NULL);
+}
+
 int main(void) {
   CHECK(is_fork(), "run with LITE_FORK_MODE=1");
   crash_during_forward("forward=sigkill", "killed by signal 9 (SIGKILL)");
   crash_during_forward("forward=sigsegv", "killed by signal 11 (SIGSEGV)");
+  exit_status_unavailable();
   dies_while_idle();
   caller_memory_overwritten();
   hang_times_out();

@@ -110,7 +110,7 @@ int main(int argc, char** argv) {
   Client c;
   int control = -1;
   std::string error;
-  CHECK(spawn_worker(argv[1], real, &c.pid, &control, &error), error);
+  CHECK(spawn_worker(argv[1], real, 0, &c.pid, &control, &error), error);
   c.control.reset(control);
   uint32_t kind;
   const uint8_t* data;

@@ -12,7 +12,8 @@ import numpy as np
 
 class _Stats(ctypes.Structure):
     _fields_ = [(n, ctypes.c_uint64) for n in ("calls", "forwards", "bytes_copied", "workers_started",
-                                               "workers_lost", "shm_blocks_mapped")]
+                                               "workers_lost", "shm_blocks_mapped", "spin_waits", "spin_caught",
+                                               "spin_contended")]
 
 
 def our_lib():

@@ -1,13 +1,15 @@
 """Faults of the fork-mode worker under the official library, through megenginelite:
 python lite_faults.py MODEL (LITE_LIB_PATH, LITE_FORK_MODE=1, LITE_FORK_TIMEOUT_MS set).
-Prints JSON {case: {"error": message of the failed forward, "recovered": outputs equal after},
-"overwrite": {...}}: worker killed (SIGKILL, SIGSEGV) or hung during a forward, and caller
-memory overwritten while a forward that reads it is in flight."""
+Prints JSON {case: {"error": message of the failed forward, "polled": how many of its waits polled
+for the answer (spin_waits), "recovered": outputs equal after},
+"overwrite": {...}}: worker killed (SIGKILL, SIGSEGV) or hung during a forward, the same crashes
+with SIGCHLD ignored, and caller memory overwritten while a forward that reads it is in flight."""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import threading
 import time
@@ -15,15 +17,19 @@ import time
 import numpy as np
 from megenginelite import LiteNetwork
 
-from common import inputs_for, our_lib
+from common import inputs_for, our_lib, stats
 
 model = sys.argv[1]
 lib = our_lib()
 
 
-def run(net):
+def set_inputs(net):
     for name, value in inputs_for(1, 8, seed=3).items():
         net.get_io_tensor(name).set_data_by_copy(value)
+
+
+def run(net):
+    set_inputs(net)
     net.forward()
     net.wait()
     return net.get_io_tensor("logits").to_numpy()
@@ -41,14 +47,23 @@ def network(hook=None):
 
 reference = run(network())
 report = {}
-for case, hook in [("sigkill", "forward=sigkill"), ("sigsegv", "forward=sigsegv"), ("hang", "forward=hang")]:
+CASES = [("sigkill", "forward=sigkill"), ("sigsegv", "forward=sigsegv"), ("hang", "forward=hang"),
+         # A caller that ignores SIGCHLD: the system discards the worker's exit status.
+         ("sigsegv_sigchld_ignored", "forward=sigsegv"), ("sigkill_sigchld_ignored", "forward=sigkill")]
+for case, hook in CASES:
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN if case.endswith("_sigchld_ignored") else signal.SIG_DFL)
+    contended = stats()["spin_contended"]  # from the start of the next worker on
     net = network(hook)
     pid = lib.mgf_lite_fork_worker_pid()
+    set_inputs(net)
+    polled = stats()["spin_waits"]
     try:
-        run(net)
+        net.forward()
         error = None
     except RuntimeError as exc:
         error = str(exc)
+    polled = stats()["spin_waits"] - polled
+    contended = stats()["spin_contended"] - contended
     try:
         net.forward()
         again = None
@@ -64,11 +79,14 @@ for case, hook in [("sigkill", "forward=sigkill"), ("sigsegv", "forward=sigsegv"
     fresh.load(model)
     report[case] = {
         "error": error,
+        "polled": polled,
+        "contended": contended,
         "again": again,
         "reaped": reaped,
         "new_worker": lib.mgf_lite_fork_worker_pid() not in (0, pid),
         "recovered": bool(np.array_equal(run(fresh), reference)),
     }
+signal.signal(signal.SIGCHLD, signal.SIG_DFL)
 # Caller memory (set_data_by_share) overwritten 100 ms into a forward that the worker holds for
 # 300 ms: the forward computes on what the caller had when it submitted.
 net = network("forward=delay:300")

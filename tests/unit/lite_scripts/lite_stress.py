@@ -1,9 +1,10 @@
 """Fork mode over many objects and threads with the official library:
 python lite_stress.py MODEL CYCLES (LITE_LIB_PATH, LITE_FORK_MODE=1 set).
 
-Counts descriptors, /dev/shm entries and child processes after one warm-up cycle and again after
-CYCLES create/forward/destroy cycles; then 4 threads drive their own networks at once. Prints
-JSON with the counts, wrong results and worker ids."""
+Counts descriptors, /dev/shm entries, shared-memory mappings and child processes (and the
+worker's own descriptors and mappings) after one warm-up cycle and again after CYCLES
+create/forward/destroy cycles; then 4 threads drive their own networks at once. Prints JSON with
+the counts, wrong results, worker ids and the cycles' run time."""
 
 from __future__ import annotations
 
@@ -38,9 +39,17 @@ def children() -> int:
     return n
 
 
+def shm_maps(pid: str = "self") -> int:
+    """Mappings of shared-memory blocks (memfd on Linux, /dev/shm objects elsewhere)."""
+    with open(f"/proc/{pid}/maps") as f:
+        return sum(("memfd:" in line or "/dev/shm/" in line) for line in f)
+
+
 def snapshot():
+    worker = str(lib.mgf_lite_fork_worker_pid())
     return {"fds": len(os.listdir("/proc/self/fd")), "dev_shm": len(os.listdir("/dev/shm")), "children": children(),
-            "shm_blocks_mapped": stats()["shm_blocks_mapped"]}
+            "shm_maps": shm_maps(), "shm_blocks_mapped": stats()["shm_blocks_mapped"],
+            "worker_fds": len(os.listdir(f"/proc/{worker}/fd")), "worker_shm_maps": shm_maps(worker)}
 
 
 def cycle(data: dict) -> np.ndarray:
@@ -59,8 +68,18 @@ def cycle(data: dict) -> np.ndarray:
 
 reference = cycle(inputs)
 pid = lib.mgf_lite_fork_worker_pid()
+live_net = LiteNetwork()  # the counters see blocks while a network holds them
+live_net.load(model)
+for name, value in inputs.items():
+    live_net.get_io_tensor(name).get_data_by_share()[...] = value
+live_net.forward()
+live_net.wait()
+live = snapshot()
+del live_net
 before = snapshot()
+start = time.monotonic()
 wrong = sum(not np.array_equal(cycle(inputs), reference) for _ in range(cycles))
+seconds = time.monotonic() - start
 after = snapshot()
 
 # Four threads, each with its own network and inputs, at once.
@@ -80,6 +99,7 @@ def drive(k: int) -> None:
         errors[k] += not np.array_equal(net.get_io_tensor("logits").to_numpy(), expected[k])
 
 
+start_threads = time.monotonic()
 threads = [threading.Thread(target=drive, args=(k,)) for k in range(4)]
 for t in threads:
     t.start()
@@ -90,6 +110,7 @@ for t in threads:
 deadline = time.monotonic() + 5
 while snapshot() != before and time.monotonic() < deadline:
     time.sleep(0.01)
-print(json.dumps({"before": before, "after": after, "wrong_cycles": wrong, "thread_errors": errors,
+print(json.dumps({"live": live, "before": before, "after": after, "wrong_cycles": wrong, "thread_errors": errors, "cycles": cycles,
+                  "cycle_seconds": seconds, "thread_seconds": time.monotonic() - start_threads,
                   "same_worker": lib.mgf_lite_fork_worker_pid() == pid, "stats": stats(),
                   "after_threads": snapshot()}))

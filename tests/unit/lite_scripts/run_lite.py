@@ -53,5 +53,6 @@ for name in net.get_all_output_name():
     results[f"inplace_{name}"] = np.array(net.get_io_tensor(name).get_data_by_share())
 results["steady_bytes_copied"] = np.array(after["bytes_copied"] - before["bytes_copied"])
 results["steady_forwards"] = np.array(after["forwards"] - before["forwards"])
+results["steady_spin_waits"] = np.array(after["spin_waits"] - before["spin_waits"])
 np.savez(out_path, **results)
 print(json.dumps({"stats": stats()}))

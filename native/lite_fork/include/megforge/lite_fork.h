@@ -13,6 +13,10 @@
  *                           milliseconds is killed and the call fails ("timeout"). Unset or 0:
  *                           no limit (a crash is still detected at once; starting a worker is
  *                           limited to 2 minutes).
+ *   LITE_FORK_SPIN_US       fork mode: each process may poll up to this many microseconds for the
+ *                           answer / next request before blocking (adaptive, see
+ *                           docs/lite_fork.md). Unset: 50. 0: always block. At most 10000. Off
+ *                           when the process may use a single CPU only.
  * Environment read when a worker starts / when the real library is first needed:
  *   MEGFORGE_LITE_REAL_LIB  path of the official library. Otherwise, in this order: lite_real.so
  *                           (.dylib) beside libmegforge_lite; ../../megenginelite/libs/lite_real.so
@@ -38,7 +42,7 @@ extern "C" {
 #endif
 
 #define MGF_LITE_FORK_VERSION_MAJOR 0
-#define MGF_LITE_FORK_VERSION_MINOR 1
+#define MGF_LITE_FORK_VERSION_MINOR 2
 #define MGF_LITE_FORK_VERSION_PATCH 0
 
 /* 0 in-process pass-through, 1 fork mode, -1 LITE_FORK_MODE (or LITE_FORK_TIMEOUT_MS) is invalid. */
@@ -55,10 +59,21 @@ typedef struct mgf_lite_fork_stats {
   uint64_t workers_started;
   uint64_t workers_lost;     /* crashed, killed after a timeout, or unreachable */
   uint64_t shm_blocks_mapped; /* shared-memory blocks currently mapped in this process */
+  /* Since 0.2 (LITE_FORK_SPIN_US): */
+  uint64_t spin_waits;       /* answers this process polled for before blocking */
+  uint64_t spin_caught;      /* ... of which arrived while it polled (no sleep, no wake-up) */
+  uint64_t spin_contended;   /* waits that did not poll (crowded machine) or stopped polling
+                                because other tasks needed the CPU */
 } mgf_lite_fork_stats;
 
-/* Fill *stats (size = sizeof(mgf_lite_fork_stats)); returns 0, or -1 for a NULL / wrong size. */
+/* Fill *stats; size = sizeof(mgf_lite_fork_stats), or the size of the 0.1 struct (its first six
+ * fields, 48 bytes). Returns 0, or -1 for a NULL / wrong size. */
 MGF_LITE_API int mgf_lite_fork_get_stats(mgf_lite_fork_stats* stats, size_t size);
+
+/* The spin window in force, in microseconds (LITE_FORK_SPIN_US, default 50; 0 when it is 0, on a
+ * single usable CPU, in-process or with invalid settings): how long either process may poll for
+ * the next message before it blocks. */
+MGF_LITE_API int64_t mgf_lite_fork_spin_us(void);
 
 /* Process id of the running worker, 0 if none. */
 MGF_LITE_API int64_t mgf_lite_fork_worker_pid(void);
