@@ -40,8 +40,9 @@ static inline f32x4x4 load4(const float* p) {
   return r;
 }
 
-// The same as one `ld1 {v0.4s-v3.4s}` on arm64. GCC 12 must then find 4 consecutive registers,
-// so use it only where the allocation copes (the 2x8 tile of deconv_dense_pack4.cpp).
+// The same as one `ld1 {v0.4s-v3.4s}` on arm64. GCC 12 must then find 4 consecutive registers;
+// it copes when the group is used as loaded (the dense tiles of deconv_dense_pack4.cpp), but
+// may add `mov`s or spills elsewhere: check the object code (objdump -d) when using it.
 static inline f32x4x4 load4_x4(const float* p) {
 #if MGF_NATIVE_NEON
   const float32x4x4_t t = vld1q_f32_x4(p);
@@ -50,6 +51,30 @@ static inline f32x4x4 load4_x4(const float* p) {
   return r;
 #else
   return load4(p);
+#endif
+}
+
+// N consecutive vectors with the fewest loads: `ld1 {4 regs}` per 4, then 3/2/1 (arm64).
+// (Same register-allocation caveat as load4_x4.)
+template <int N>
+static inline void load_vectors(const float* p, float32x4_t* v) {
+#if MGF_NATIVE_NEON
+  int i = 0;
+  MGF_UNROLL for (; i + 4 <= N; i += 4) {
+    const float32x4x4_t t = vld1q_f32_x4(p + 4 * i);
+    v[i] = t.val[0]; v[i + 1] = t.val[1]; v[i + 2] = t.val[2]; v[i + 3] = t.val[3];
+  }
+  if constexpr (N % 4 == 3) {
+    const float32x4x3_t t = vld1q_f32_x3(p + 4 * (N - 3));
+    v[N - 3] = t.val[0]; v[N - 2] = t.val[1]; v[N - 1] = t.val[2];
+  } else if constexpr (N % 4 == 2) {
+    const float32x4x2_t t = vld1q_f32_x2(p + 4 * (N - 2));
+    v[N - 2] = t.val[0]; v[N - 1] = t.val[1];
+  } else if constexpr (N % 4 == 1) {
+    v[N - 1] = vld1q_f32(p + 4 * (N - 1));
+  }
+#else
+  MGF_UNROLL for (int i = 0; i < N; ++i) v[i] = vld1q_f32(p + 4 * i);
 #endif
 }
 
