@@ -26,6 +26,14 @@
 #define MGF_UNROLL
 #endif
 
+// Force inlining of the small helpers a tile is built from: GCC's size limits otherwise turn
+// some of them into calls inside the larger tiles, with the tile's registers spilled around them.
+#if defined(__GNUC__)
+#define MGF_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define MGF_ALWAYS_INLINE inline
+#endif
+
 namespace megforge::deconv::MGF_ISA {
 
 // Four consecutive q registers. (Plain loads: GCC pairs them into `ldp q, q`; vld1q_f32_x4
@@ -57,7 +65,7 @@ static inline f32x4x4 load4_x4(const float* p) {
 // N consecutive vectors with the fewest loads: `ld1 {4 regs}` per 4, then 3/2/1 (arm64).
 // (Same register-allocation caveat as load4_x4.)
 template <int N>
-static inline void load_vectors(const float* p, float32x4_t* v) {
+static MGF_ALWAYS_INLINE void load_vectors(const float* p, float32x4_t* v) {
 #if MGF_NATIVE_NEON
   int i = 0;
   MGF_UNROLL for (; i + 4 <= N; i += 4) {
@@ -76,6 +84,16 @@ static inline void load_vectors(const float* p, float32x4_t* v) {
 #else
   MGF_UNROLL for (int i = 0; i < N; ++i) v[i] = vld1q_f32(p + 4 * i);
 #endif
+}
+
+// p + n, hidden from GCC's address folding so that loads from successive p become post-indexed
+// `ld1 {..}, [x], #64` rather than an `add` per load (experiment).
+static MGF_ALWAYS_INLINE const float* advance(const float* p, int n) {
+  p += n;
+#if defined(__GNUC__)
+  __asm__("" : "+r"(p));
+#endif
+  return p;
 }
 
 // acc + w * x[lane]: `fmla v.4s, w.4s, x.s[lane]` on arm64.
