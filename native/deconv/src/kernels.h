@@ -39,17 +39,18 @@ struct DwRowArgs {
   ptrdiff_t out_px_stride;  // floats
 };
 
-// One depthwise NC4HW4 output plane (one image, one channel block), read straight from the
-// unpadded input plane, when dw_plane_covers() holds: dilation 1, square kernel and stride with
-// (k, s) in {(2,2), (3,1), (3,2), (4,2), (5,1), (5,2)}, square padding, and rows wide enough for
-// its edge tiles. Tiles of consecutive output pixels mix the stride phases (see
-// neon/deconv_dw_pack4.cpp). Lanes past C must be zero in `in` (the caller cleans a partial
-// block).
+// Consecutive depthwise NC4HW4 output planes (one image, consecutive channel blocks), read
+// straight from the unpadded input planes, when dw_plane_covers() holds: dilation 1, square
+// kernel and stride with (k, s) in {(2,2), (3,1), (3,2), (4,2), (5,1), (5,2)}, square padding,
+// and rows wide enough for the edge tiles. Tiles of consecutive output pixels mix the stride
+// phases (neon/deconv_dw_plane_pack4.cpp). Lanes past C must be zero in `in` (the caller cleans
+// a partial block). Returns false (nothing written) for a geometry it does not cover.
 struct DwPlaneArgs {
-  const float* in;    // (h, w, 4)
-  const float* wt;    // [k][k][4]
-  const float* bias;  // the block's 4 bias values, repeated 16 times (64 floats)
-  float* out;         // (oh, ow, 4)
+  const float* in;    // planes x (h, w, 4)
+  const float* wt;    // planes x [k][k][4]
+  const float* bias;  // planes x (the block's 4 bias values, repeated 16 times: 64 floats)
+  float* out;         // planes x (oh, ow, 4)
+  int planes;
   int h, w, oh, ow, k, s, p;
 };
 

@@ -6,6 +6,7 @@
 // phase and row on a zero-column-padded copy of the input (dw_row).
 // Packed weights: [channel block][ky][kx][4], zero past C; bias: [channel block][16 copies][4].
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "kernel.h"
@@ -32,8 +33,11 @@ class DepthwiseNc4hw4Kernel final : public Kernel {
     if (bias) std::copy(bias, bias + d.out_channels, bias_.begin());
     bias16_.resize(size_t(cb_) * 64);
     for (size_t i = 0; i < bias16_.size(); ++i) bias16_[i] = bias_[i / 64 * 4 + i % 4];
-    square_ = d.kernel_h == d.kernel_w && d.stride_h == d.stride_w && d.pad_h == d.pad_w && d.dilation_h == 1 &&
-              d.dilation_w == 1;
+    // dw_plane multiplies weights by zero rows above and below the input: exact only for
+    // finite weights (inf * 0 is NaN), so other plans run per phase.
+    const bool finite = std::all_of(weight, weight + d.out_channels * taps, [](float v) { return std::isfinite(v); });
+    planes_ = finite && d.kernel_h == d.kernel_w && d.stride_h == d.stride_w && d.pad_h == d.pad_w &&
+              d.dilation_h == 1 && d.dilation_w == 1;
   }
 
   int algo() const override { return MGF_ALGO_NC4HW4; }
@@ -44,7 +48,7 @@ class DepthwiseNc4hw4Kernel final : public Kernel {
   void run(int, const float* src, int32_t n, int32_t h, int32_t w, float* dst, int32_t oh,
            int32_t ow) const override {
     const mgf_deconv_desc& d = g_.d;
-    if (square_ && dw_plane_covers(d.kernel_h, d.stride_h, d.pad_h, w, ow))
+    if (planes_ && dw_plane_covers(d.kernel_h, d.stride_h, d.pad_h, w, ow))
       run_planes(src, n, h, w, dst, oh, ow);
     else
       run_phases(src, n, h, w, dst, oh, ow);
@@ -95,30 +99,35 @@ class DepthwiseNc4hw4Kernel final : public Kernel {
     });
   }
 
-  // dw_plane per (image, channel block). A partial last block is copied with its lanes past C
-  // zeroed (the caller may leave garbage there).
+  // dw_plane over runs of consecutive planes (image, channel block). A partial last block runs
+  // alone, on a copy with its lanes past C zeroed (the caller may leave garbage there).
   void run_planes(const float* src, int32_t n, int32_t h, int32_t w, float* dst, int32_t oh, int32_t ow) const {
     const mgf_deconv_desc& d = g_.d;
     const KernelTable& kt = kernel_table();
-    const size_t in_plane = size_t(h) * w * 4, out_plane = size_t(oh) * ow * 4;
+    const size_t in_plane = size_t(h) * w * 4, out_plane = size_t(oh) * ow * 4, wt_plane = size_t(d.kernel_h) * d.kernel_w * 4;
     const int32_t last_lanes = d.in_channels - (cb_ - 1) * 4;
     parallel_for(int64_t(n) * cb_, [&](int64_t begin, int64_t end) {
       std::vector<float> clean;
-      for (int64_t job = begin; job < end; ++job) {
+      for (int64_t job = begin; job < end;) {
         const int32_t c = int32_t(job % cb_);
+        const bool partial = c == cb_ - 1 && last_lanes < 4;
+        // Up to the end of this image's blocks, short of a partial last block.
+        const int64_t run_end = std::min<int64_t>(end, job - c + cb_ - (last_lanes < 4 && !partial ? 1 : 0));
         DwPlaneArgs a;
         a.in = src + size_t(job) * in_plane;
-        if (c == cb_ - 1 && last_lanes < 4) {
+        if (partial) {
           clean.assign(a.in, a.in + in_plane);
           for (size_t i = 0; i < in_plane; i += 4)
             for (int32_t l = last_lanes; l < 4; ++l) clean[i + l] = 0.f;
           a.in = clean.data();
         }
-        a.wt = w_.data() + size_t(c) * d.kernel_h * d.kernel_w * 4;
+        a.wt = w_.data() + size_t(c) * wt_plane;
         a.bias = bias16_.data() + size_t(c) * 64;
         a.out = dst + size_t(job) * out_plane;
+        a.planes = partial ? 1 : int(run_end - job);
         a.h = h; a.w = w; a.oh = oh; a.ow = ow; a.k = d.kernel_h; a.s = d.stride_h; a.p = d.pad_h;
         kt.dw_plane(a);
+        job += a.planes;
       }
     });
   }
@@ -126,7 +135,7 @@ class DepthwiseNc4hw4Kernel final : public Kernel {
   Geometry g_;
   AxisTaps ty_, tx_;
   int32_t cb_ = 0;
-  bool square_ = false;  // dilation 1, square kernel / stride / padding: dw_plane may apply
+  bool planes_ = false;  // finite weights, dilation 1, square kernel / stride / padding: dw_plane may apply
   std::vector<float> w_, bias_, bias16_;
 };
 

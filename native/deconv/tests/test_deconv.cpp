@@ -201,6 +201,35 @@ void test_depthwise_planes() {
   CHECK(cases > 400, "too few depthwise plane cases ran: %d", cases);
 }
 
+// An infinite weight must reach only the outputs its tap reaches: every other output of a
+// depthwise NC4HW4 plan stays finite and correct (the plane kernels multiply weights by zero
+// rows, so such plans take another loop nest).
+void test_depthwise_nonfinite_weight() {
+  std::mt19937 rng(77);
+  const mgf_deconv_desc d{8, 8, 3, 3, 1, 1, 1, 1, 1, 1, 0, 0, 8};
+  const int32_t n = 1, h = 6, w = 10, oh = 6, ow = 10;
+  const std::string what = describe(d, n, h, w, MGF_LAYOUT_NC4HW4, MGF_ALGO_NC4HW4, false) + " weight[c=3][ky=2][kx=1]=inf";
+  const auto x = random_vector(rng, size_t(n) * 8 * h * w);
+  auto weight = random_vector(rng, size_t(8) * 9);
+  weight[3 * 9 + 2 * 3 + 1] = INFINITY;
+  const auto expect = megforge::test::deconv_reference(d, x, n, h, w, weight, nullptr, oh, ow);
+  mgf_deconv_plan* plan = nullptr;
+  CHECK(mgf_deconv_plan_create(&d, weight.data(), nullptr, MGF_LAYOUT_NC4HW4, MGF_ALGO_NC4HW4, &plan) == MGF_OK,
+        "plan_create: %s (%s)", mgf_last_error(), what.c_str());
+  if (!plan) return;
+  std::vector<float> src(x.size()), dst(x.size()), got(x.size());
+  mgf_nchw_to_nc4hw4(x.data(), n, 8, h, w, src.data());
+  CHECK(mgf_deconv_plan_execute(plan, src.data(), n, h, w, dst.data()) == MGF_OK, "execute (%s)", what.c_str());
+  mgf_nc4hw4_to_nchw(dst.data(), n, 8, oh, ow, got.data());
+  int wrong = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    const bool finite = std::isfinite(expect[i]);
+    if (finite != bool(std::isfinite(got[i])) || (finite && std::fabs(got[i] - expect[i]) > 1e-4)) ++wrong;
+  }
+  CHECK(wrong == 0, "%d outputs differ from the reference in value or finiteness (%s)", wrong, what.c_str());
+  mgf_deconv_plan_free(plan);
+}
+
 void test_threads_agree() {
   std::mt19937 rng(7);
   mgf_deconv_desc d{8, 12, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1};
@@ -239,6 +268,7 @@ int main() {
   test_random_grid();
   test_named_shapes();
   test_depthwise_planes();
+  test_depthwise_nonfinite_weight();
   test_threads_agree();
   test_relayout_round_trip();
   if (g_failures) {

@@ -4,6 +4,8 @@
 // so two variants never share a symbol (see CMakeLists.txt and dispatch.cpp).
 #pragma once
 
+#include <cstddef>
+
 #if defined(__ARM_NEON) && defined(__aarch64__)
 #include <arm_neon.h>
 #define MGF_NATIVE_NEON 1
@@ -86,9 +88,12 @@ static MGF_ALWAYS_INLINE void load_vectors(const float* p, float32x4_t* v) {
 #endif
 }
 
-// p + n, hidden from GCC's address folding so that loads from successive p become post-indexed
-// `ld1 {..}, [x], #64` rather than an `add` per load (experiment).
-static MGF_ALWAYS_INLINE const float* advance(const float* p, int n) {
+// p + n (floats), hidden from GCC's address folding: an empty asm statement (no instruction)
+// that makes the result opaque. Loads from successive `p = advance(p, 16)` then become
+// post-indexed `ld1 {..}, [x], #64` instead of an `add` per load, and loads from one advanced
+// base keep immediate offsets (so they pair into `ldp`) instead of one address register each.
+template <class T>
+static MGF_ALWAYS_INLINE T* advance(T* p, ptrdiff_t n) {
   p += n;
 #if defined(__GNUC__)
   __asm__("" : "+r"(p));
