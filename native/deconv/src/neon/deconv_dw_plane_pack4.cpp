@@ -162,6 +162,8 @@ void mixed_strip(const StripArgs& a) {
         const float* b = advance(bias, 0);
         MGF_UNROLL for (int t = 0; t < T; ++t) acc[0][t] = vld1q_f32(b + 4 * t);
         MGF_UNROLL for (int r = 0; r < R; ++r) {
+          // (With row pairs, single rows are mostly boundary rows: skip their zero rows.)
+          if (kPair<K, S> == 2 && xr[r] == a.zeros) continue;
           if constexpr (kInRegs) {
             mixed_columns<K, S, T, F, LZ, HI, true, false, 1>(acc, wk[r], wk[r], xr[r]);
           } else {
