@@ -1,9 +1,10 @@
 // Depthwise NC4HW4 deconvolution (C_in = C_out = groups): the stride-phase decomposition
 // (phase.h) per channel block, each output pixel a sum of weight vector x input vector over
-// its phase's taps. Common geometries (dilation 1, square (k, s) in {(2,2), (3,1), (3,2),
-// (4,2), (5,1), (5,2)}, rows wide enough for the edge tiles: dw_plane_covers in kernels.h) run
-// whole planes straight from the input in tiles that mix the phases (dw_plane); others run per
-// phase and row on a zero-column-padded copy of the input (dw_row).
+// its phase's taps. Choice rule: plans with finite weights and a common geometry (dilation 1,
+// square (k, s) in {(2,2), (3,1), (3,2), (4,2), (5,1), (5,2)}, rows wide enough for the edge
+// tiles: dw_plane_covers in kernels.h) run whole planes straight from the input in tiles that
+// mix the phases (dw_plane); others run per phase and row on a zero-column-padded copy of the
+// input (dw_row).
 // Packed weights: [channel block][ky][kx][4], zero past C; bias: [channel block][16 copies][4].
 #include <algorithm>
 #include <cmath>
