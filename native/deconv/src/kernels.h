@@ -54,9 +54,11 @@ struct DwPlaneArgs {
   int h, w, oh, ow, k, s, p;
 };
 
-// Window columns the dw_plane edge tiles (4 outputs each) leave out because they fall outside
-// the input row: `left` at the start of the left tile (outputs 0..3), `right` at the end of the
-// right tile (outputs ow-4 .. ow-1). Output ox reads input columns (ox + p)/s - q, q = 0 .. (k-1)/s.
+// Window columns the dw_plane edge tiles leave out because they fall outside the input row:
+// `left` at the start of the tile that begins at output 0, `right` at the end of the tile that
+// ends at output ow - 1 (0: no edge tile on that side). Output ox reads input columns
+// (ox + p)/s - q, q = 0 .. (k-1)/s. dw_plane_covers: 4-wide edge tiles fit, each missing
+// columns on its own side only.
 struct DwEdges {
   int left, right;
 };
@@ -72,7 +74,6 @@ inline bool dw_plane_covers(int k, int s, int p, int w, int ow) {
   const DwEdges e = dw_plane_edges(k, s, p, w, ow);
   const int q = (k - 1) / s;
   if (ow < 4 * ((e.left > 0) + (e.right > 0))) return false;
-  // Each edge tile may miss columns on its own side only.
   if (e.left && (3 + p) / s > w - 1) return false;
   if (e.right && (ow - 4 + p) / s - q < 0) return false;
   return true;
