@@ -21,12 +21,14 @@ int64_t mul_limited(int64_t a, int64_t b) { return a > kMaxElems / b ? -1 : a * 
 std::string field(const char* name, int32_t value) { return std::string(name) + "=" + std::to_string(value); }
 
 int32_t out_extent(int32_t in, int32_t k, int32_t s, int32_t p, int32_t dil, int32_t op, const char* axis) {
-  require(in >= 1, std::string("input ") + axis + " must be >= 1, got " + std::to_string(in));
+  // (Messages are built only on failure: this runs on every execute.)
+  if (in < 1) throw_invalid(std::string("input ") + axis + " must be >= 1, got " + std::to_string(in));
   const int64_t out = (int64_t(in) - 1) * s - 2 * int64_t(p) + int64_t(dil) * (k - 1) + op + 1;
-  require(out >= 1, std::string("output ") + axis + " would be " + std::to_string(out) +
-                        " (input " + std::to_string(in) + ", pad " + std::to_string(p) + "): must be >= 1");
-  require(out <= std::numeric_limits<int32_t>::max(),
-          std::string("output ") + axis + " " + std::to_string(out) + " overflows int32");
+  if (out < 1)
+    throw_invalid(std::string("output ") + axis + " would be " + std::to_string(out) + " (input " +
+                  std::to_string(in) + ", pad " + std::to_string(p) + "): must be >= 1");
+  if (out > std::numeric_limits<int32_t>::max())
+    throw_invalid(std::string("output ") + axis + " " + std::to_string(out) + " overflows int32");
   return static_cast<int32_t>(out);
 }
 
@@ -77,14 +79,14 @@ size_t Geometry::weight_elems() const {
 }
 
 size_t activation_elems(int layout, int32_t n, int32_t c, int32_t h, int32_t w, const char* what) {
-  require(n >= 1 && c >= 1 && h >= 1 && w >= 1,
-          std::string(what) + " dims must be >= 1, got (" + std::to_string(n) + ", " + std::to_string(c) + ", " +
-              std::to_string(h) + ", " + std::to_string(w) + ")");
+  if (n < 1 || c < 1 || h < 1 || w < 1)
+    throw_invalid(std::string(what) + " dims must be >= 1, got (" + std::to_string(n) + ", " + std::to_string(c) +
+                  ", " + std::to_string(h) + ", " + std::to_string(w) + ")");
   const int64_t channels = layout == MGF_LAYOUT_NC4HW4 ? int64_t(ceil_div(c, 4)) * 4 : c;
   int64_t total = mul_limited(n, channels);
   if (total > 0) total = mul_limited(total, h);
   if (total > 0) total = mul_limited(total, w);
-  require(total > 0, std::string(what) + " too large: more than 2^40 elements");
+  if (total <= 0) throw_invalid(std::string(what) + " too large: more than 2^40 elements");
   return static_cast<size_t>(total);
 }
 

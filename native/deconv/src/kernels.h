@@ -39,20 +39,45 @@ struct DwRowArgs {
   ptrdiff_t out_px_stride;  // floats
 };
 
-// One depthwise NC4HW4 output plane (one image, one channel block) when dilation is 1 and the
-// kernel and stride are square with (k, s) in {(2,2), (3,1), (3,2), (4,2), (5,1), (5,2)}: tiles
-// of 8 consecutive output pixels mixing the stride phases, stored with contiguous stores.
-// The padded input must have at least 8 zero columns past the last column any output reads.
-// Returns false (nothing written) for any other geometry.
+// Consecutive depthwise NC4HW4 output planes (one image, consecutive channel blocks), read
+// straight from the unpadded input planes, when dw_plane_covers() holds: dilation 1, square
+// kernel and stride with (k, s) in {(2,2), (3,1), (3,2), (4,2), (5,1), (5,2)}, square padding,
+// and rows wide enough for the edge tiles. Tiles of consecutive output pixels mix the stride
+// phases (neon/deconv_dw_plane_pack4.cpp). Lanes past C must be zero in `in` (the caller cleans
+// a partial block). Returns false (nothing written) for a geometry it does not cover.
 struct DwPlaneArgs {
-  const float* in;  // padded plane: input pixel (iy, ix) at in + iy*in_row_stride + (pad_l + ix)*4
-  ptrdiff_t in_row_stride;
-  int h, w, pad_l;
-  const float* wt;    // [k][k][4]
-  const float* bias;  // 4
-  float* out;         // (oh, ow, 4)
-  int oh, ow, k, s, p;
+  const float* in;    // planes x (h, w, 4)
+  const float* wt;    // planes x [k][k][4]
+  const float* bias;  // planes x (the block's 4 bias values, repeated 16 times: 64 floats)
+  float* out;         // planes x (oh, ow, 4)
+  int planes;
+  int h, w, oh, ow, k, s, p;
 };
+
+// Window columns the dw_plane edge tiles leave out because they fall outside the input row:
+// `left` at the start of the tile that begins at output 0, `right` at the end of the tile that
+// ends at output ow - 1 (0: no edge tile on that side). Output ox reads input columns
+// (ox + p)/s - q, q = 0 .. (k-1)/s. dw_plane_covers: 4-wide edge tiles fit, each missing
+// columns on its own side only.
+struct DwEdges {
+  int left, right;
+};
+inline DwEdges dw_plane_edges(int k, int s, int p, int w, int ow) {
+  const int q = (k - 1) / s;
+  const int left = q - p / s, right = (ow - 1 + p) / s - (w - 1);
+  return {left > 0 ? left : 0, right > 0 ? right : 0};
+}
+inline bool dw_plane_covers(int k, int s, int p, int w, int ow) {
+  const bool ks = (k == 2 && s == 2) || (k == 3 && (s == 1 || s == 2)) || (k == 4 && s == 2) ||
+                  (k == 5 && (s == 1 || s == 2));
+  if (!ks || p < 0) return false;
+  const DwEdges e = dw_plane_edges(k, s, p, w, ow);
+  const int q = (k - 1) / s;
+  if (ow < 4 * ((e.left > 0) + (e.right > 0))) return false;
+  if (e.left && (3 + p) / s > w - 1) return false;
+  if (e.right && (ow - 4 + p) / s - q < 0) return false;
+  return true;
+}
 
 // NCHW col2im of one chunk of input rows [iy0, iy1) for local output channels [oc_begin, oc_end):
 //   out[oc][oy][ox] += col[(oc*kh + ky)*kw + kx][(iy - iy0)*w + ix]   (oy = iy*sh - ph + ky*dh, ...)

@@ -132,39 +132,49 @@ class DenseNc4hw4Kernel final : public Kernel {
     const KernelTable& kt = kernel_table();
     const int64_t ngroups = int64_t(groups_.size());
     const size_t max_taps = ty_.max_taps * tx_.max_taps;
+    // Per column phase: offset (floats) of each tap's first input pixel within a padded row.
+    std::vector<std::vector<ptrdiff_t>> col(tx_.s);
+    for (int rx = 0; rx < tx_.s; ++rx)
+      for (int m : tx_.m[rx]) col[rx].push_back(ptrdiff_t(in.pad_l + xr[rx].j_lo - m) * 4);
+    const ptrdiff_t row_stride = ptrdiff_t(in.row_stride());
     parallel_for(int64_t(n) * ngroups * oh, [&](int64_t begin, int64_t end) {
       std::vector<const float*> xs(max_taps), ws(max_taps);
+      DenseRowArgs args;
+      args.x = xs.data();
+      args.w = ws.data();
+      args.x_icb_stride = ptrdiff_t(in.block_stride());
+      args.out_px_stride = d.stride_w * 4;
+      args.out_ocb_stride = ptrdiff_t(oh) * ow * 4;
       for (int64_t job = begin; job < end; ++job) {
         const int32_t b = int32_t(job / (ngroups * oh)), oy = int32_t(job % oh);
         const size_t gi = size_t((job / oh) % ngroups);
         const OutputGroup& og = groups_[gi];
         const int ry = (oy + d.pad_h) % d.stride_h, jy = (oy + d.pad_h) / d.stride_h;
+        const std::vector<int>& my = ty_.m[ry];
+        const float* image = in.at(b, 0, og.icb_lo, 0) - size_t(in.pad_l) * 4;  // row 0, padded column 0
         float* out_row = dst + ((size_t(b) * ocb_ + og.ocb0) * oh + oy) * size_t(ow) * 4;
+        const size_t tap_stride = og.tap_stride();
+        args.icb = og.icb_n;
+        args.ocb = og.nb;
+        args.bias = bias_.data() + og.ocb0 * 4;
         for (int rx = 0; rx < tx_.s; ++rx) {
           if (xr[rx].n == 0) continue;
-          const float* wbase = w_.data() + slice(ry, rx, gi);
-          const size_t ntx = tx_.k[rx].size();
+          const float* wtap = w_.data() + slice(ry, rx, gi);
+          const ptrdiff_t* cx = col[rx].data();
+          const size_t ntx = col[rx].size();
           int ntaps = 0;
-          for (size_t a = 0; a < ty_.k[ry].size(); ++a) {
-            const int32_t iy = jy - ty_.m[ry][a];
+          for (size_t a = 0; a < my.size(); ++a, wtap += ntx * tap_stride) {
+            const int32_t iy = jy - my[a];
             if (iy < 0 || iy >= h) continue;
+            const float* row = image + iy * row_stride;
             for (size_t t = 0; t < ntx; ++t, ++ntaps) {
-              xs[ntaps] = in.at(b, iy, og.icb_lo, xr[rx].j_lo - tx_.m[rx][t]);
-              ws[ntaps] = wbase + (a * ntx + t) * og.tap_stride();
+              xs[ntaps] = row + cx[t];
+              ws[ntaps] = wtap + t * tap_stride;
             }
           }
-          DenseRowArgs args;
           args.ntaps = ntaps;
-          args.x = xs.data();
-          args.w = ws.data();
-          args.icb = og.icb_n;
-          args.x_icb_stride = ptrdiff_t(in.block_stride());
-          args.ocb = og.nb;
-          args.bias = bias_.data() + og.ocb0 * 4;
           args.count = xr[rx].n;
           args.out = out_row + size_t(d.stride_w * xr[rx].j_lo + rx - d.pad_w) * 4;
-          args.out_px_stride = d.stride_w * 4;
-          args.out_ocb_stride = ptrdiff_t(oh) * ow * 4;
           kt.dense_row(args);
         }
       }

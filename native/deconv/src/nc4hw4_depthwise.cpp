@@ -1,9 +1,13 @@
 // Depthwise NC4HW4 deconvolution (C_in = C_out = groups): the stride-phase decomposition
 // (phase.h) per channel block, each output pixel a sum of weight vector x input vector over
-// its phase's taps. Common geometries (dilation 1, square (k, s) in {(2,2), (3,1), (3,2),
-// (4,2), (5,1), (5,2)}) run whole planes in 8-pixel tiles that mix the phases (dw_plane);
-// others run per phase and row (dw_row). Packed weights: [channel block][ky][kx][4], zero past C.
+// its phase's taps. Choice rule: plans with finite weights and a common geometry (dilation 1,
+// square (k, s) in {(2,2), (3,1), (3,2), (4,2), (5,1), (5,2)}, rows wide enough for the edge
+// tiles: dw_plane_covers in kernels.h) run whole planes straight from the input in tiles that
+// mix the phases (dw_plane); others run per phase and row on a zero-column-padded copy of the
+// input (dw_row).
+// Packed weights: [channel block][ky][kx][4], zero past C; bias: [channel block][16 copies][4].
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "kernel.h"
@@ -28,8 +32,13 @@ class DepthwiseNc4hw4Kernel final : public Kernel {
       for (size_t t = 0; t < taps; ++t) w_[((c / 4) * taps + t) * 4 + c % 4] = weight[c * taps + t];
     bias_.assign(size_t(cb_) * 4, 0.f);
     if (bias) std::copy(bias, bias + d.out_channels, bias_.begin());
-    square_ = d.kernel_h == d.kernel_w && d.stride_h == d.stride_w && d.pad_h == d.pad_w && d.dilation_h == 1 &&
-              d.dilation_w == 1;
+    bias16_.resize(size_t(cb_) * 64);
+    for (size_t i = 0; i < bias16_.size(); ++i) bias16_[i] = bias_[i / 64 * 4 + i % 4];
+    // dw_plane multiplies weights by zero rows above and below the input: exact only for
+    // finite weights (inf * 0 is NaN), so other plans run per phase.
+    const bool finite = std::all_of(weight, weight + d.out_channels * taps, [](float v) { return std::isfinite(v); });
+    planes_ = finite && d.kernel_h == d.kernel_w && d.stride_h == d.stride_w && d.pad_h == d.pad_w &&
+              d.dilation_h == 1 && d.dilation_w == 1;
   }
 
   int algo() const override { return MGF_ALGO_NC4HW4; }
@@ -40,37 +49,24 @@ class DepthwiseNc4hw4Kernel final : public Kernel {
   void run(int, const float* src, int32_t n, int32_t h, int32_t w, float* dst, int32_t oh,
            int32_t ow) const override {
     const mgf_deconv_desc& d = g_.d;
+    if (planes_ && dw_plane_covers(d.kernel_h, d.stride_h, d.pad_h, w, ow))
+      run_planes(src, n, h, w, dst, oh, ow);
+    else
+      run_phases(src, n, h, w, dst, oh, ow);
+  }
+
+ private:
+  // dw_row per (image, channel block, output row, column phase) on a zero-column-padded copy.
+  void run_phases(const float* src, int32_t n, int32_t h, int32_t w, float* dst, int32_t oh, int32_t ow) const {
+    const mgf_deconv_desc& d = g_.d;
     std::vector<PhaseRange> xr;
     int32_t pad_r = 0;
     for (int r = 0; r < tx_.s; ++r) {
       xr.emplace_back(ow, d.stride_w, d.pad_w, r);
       if (xr.back().n > 0) pad_r = std::max(pad_r, xr.back().j_lo + xr.back().n - w);
     }
-    const PaddedInput in(src, n, d.in_channels, h, w, tx_.m_max, pad_r + 8);  // +8: dw_plane's edge tiles
     const KernelTable& kt = kernel_table();
-    if (square_) {
-      DwPlaneArgs probe{};
-      probe.k = d.kernel_h;
-      probe.s = d.stride_h;
-      probe.oh = 0;  // writes nothing: only asks whether this geometry has a plane kernel
-      if (kt.dw_plane(probe)) {
-        parallel_for(int64_t(n) * cb_, [&](int64_t begin, int64_t end) {
-          for (int64_t job = begin; job < end; ++job) {
-            const int32_t b = int32_t(job / cb_), c = int32_t(job % cb_);
-            DwPlaneArgs a;
-            a.in = in.at(b, 0, c, 0) - size_t(in.pad_l) * 4;
-            a.in_row_stride = ptrdiff_t(in.row_stride());
-            a.h = h; a.w = w; a.pad_l = in.pad_l;
-            a.wt = w_.data() + size_t(c) * d.kernel_h * d.kernel_w * 4;
-            a.bias = bias_.data() + c * 4;
-            a.out = dst + (size_t(b) * cb_ + c) * size_t(oh) * ow * 4;
-            a.oh = oh; a.ow = ow; a.k = d.kernel_h; a.s = d.stride_h; a.p = d.pad_h;
-            kt.dw_plane(a);
-          }
-        });
-        return;
-      }
-    }
+    const PaddedInput in(src, n, d.in_channels, h, w, tx_.m_max, pad_r);
     const size_t max_taps = ty_.max_taps * tx_.max_taps;
     parallel_for(int64_t(n) * cb_ * oh, [&](int64_t begin, int64_t end) {
       std::vector<const float*> xs(max_taps), ws(max_taps);
@@ -104,12 +100,44 @@ class DepthwiseNc4hw4Kernel final : public Kernel {
     });
   }
 
- private:
+  // dw_plane over runs of consecutive planes (image, channel block). A partial last block runs
+  // alone, on a copy with its lanes past C zeroed (the caller may leave garbage there).
+  void run_planes(const float* src, int32_t n, int32_t h, int32_t w, float* dst, int32_t oh, int32_t ow) const {
+    const mgf_deconv_desc& d = g_.d;
+    const KernelTable& kt = kernel_table();
+    const size_t in_plane = size_t(h) * w * 4, out_plane = size_t(oh) * ow * 4, wt_plane = size_t(d.kernel_h) * d.kernel_w * 4;
+    const int32_t last_lanes = d.in_channels - (cb_ - 1) * 4;
+    parallel_for(int64_t(n) * cb_, [&](int64_t begin, int64_t end) {
+      std::vector<float> clean;
+      for (int64_t job = begin; job < end;) {
+        const int32_t c = int32_t(job % cb_);
+        const bool partial = c == cb_ - 1 && last_lanes < 4;
+        // Up to the end of this image's blocks, short of a partial last block.
+        const int64_t run_end = std::min<int64_t>(end, job - c + cb_ - (last_lanes < 4 && !partial ? 1 : 0));
+        DwPlaneArgs a;
+        a.in = src + size_t(job) * in_plane;
+        if (partial) {
+          clean.assign(a.in, a.in + in_plane);
+          for (size_t i = 0; i < in_plane; i += 4)
+            for (int32_t l = last_lanes; l < 4; ++l) clean[i + l] = 0.f;
+          a.in = clean.data();
+        }
+        a.wt = w_.data() + size_t(c) * wt_plane;
+        a.bias = bias16_.data() + size_t(c) * 64;
+        a.out = dst + size_t(job) * out_plane;
+        a.planes = partial ? 1 : int(run_end - job);
+        a.h = h; a.w = w; a.oh = oh; a.ow = ow; a.k = d.kernel_h; a.s = d.stride_h; a.p = d.pad_h;
+        kt.dw_plane(a);
+        job += a.planes;
+      }
+    });
+  }
+
   Geometry g_;
   AxisTaps ty_, tx_;
   int32_t cb_ = 0;
-  bool square_ = false;  // dilation 1, square kernel / stride / padding: dw_plane may apply
-  std::vector<float> w_, bias_;
+  bool planes_ = false;  // finite weights, dilation 1, square kernel / stride / padding: dw_plane may apply
+  std::vector<float> w_, bias_, bias16_;
 };
 
 }  // namespace

@@ -43,7 +43,7 @@ std::vector<float> random_vector(std::mt19937& rng, size_t n) {
   return v;
 }
 
-// max |got - expect| / max |expect|. (Kept out of line: gcc 12's aarch64 vectoriser ICEs on
+// max |got - expect| / max |expect|; infinite if any output is not finite. (Kept out of line: gcc 12's aarch64 vectoriser ICEs on
 // an inlined fmax reduction here.)
 #if defined(__GNUC__) && !defined(__clang__)
 #define MGF_NO_VECTORIZE __attribute__((noinline, optimize("no-tree-vectorize")))
@@ -54,7 +54,10 @@ MGF_NO_VECTORIZE double max_relative_error(
     const std::vector<float>& got, const std::vector<double>& expect) {
   double scale = 1e-30, worst = 0;
   for (double e : expect) scale = std::fmax(scale, std::fabs(e));
-  for (size_t i = 0; i < got.size(); ++i) worst = std::fmax(worst, std::fabs(got[i] - expect[i]));
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (!std::isfinite(got[i])) return INFINITY;  // (fmax would skip a NaN, e.g. an output never written)
+    worst = std::fmax(worst, std::fabs(got[i] - expect[i]));
+  }
   return worst / scale;
 }
 
@@ -169,14 +172,74 @@ void test_named_shapes() {
     CHECK(g_kernels_seen.count(name), "loop nest %s never ran", name);
 }
 
+// Depthwise NC4HW4 plane kernels (dw_plane) over every (k, s) they cover, every padding and
+// output padding, widths 1..20 (edge tiles on one side, both sides, none; tiles of every width),
+// a partial channel block, with and without bias; plus geometries they do not cover.
+void test_depthwise_planes() {
+  std::mt19937 rng(4242);
+  const int ks[][2] = {{2, 2}, {3, 1}, {3, 2}, {4, 2}, {5, 1}, {5, 2}};
+  int cases = 0;
+  for (const auto& kv : ks) {
+    const int k = kv[0], s = kv[1];
+    for (int p = 0; p < k; ++p)
+      for (int op = 0; op < s; ++op)
+        for (int w = 1; w <= 20; ++w) {
+          const int c = (w % 3 == 0) ? 6 : 8, h = 1 + (w * 7 + p) % 6;
+          mgf_deconv_desc d{c, c, k, k, s, s, p, p, 1, 1, op, op, c};
+          int32_t oh, ow;
+          if (mgf_deconv_output_size(&d, h, w, &oh, &ow) != MGF_OK) continue;
+          check_case(d, 1 + w % 2, h, w, MGF_LAYOUT_NC4HW4, MGF_ALGO_NC4HW4, (w + p) % 2 == 0, rng);
+          ++cases;
+        }
+  }
+  // Not covered by dw_plane: dilation 2, non-square kernel, stride 3.
+  const mgf_deconv_desc others[] = {{8, 8, 3, 3, 2, 2, 1, 1, 2, 2, 1, 1, 8},
+                                    {8, 8, 3, 4, 2, 2, 1, 1, 1, 1, 0, 0, 8},
+                                    {8, 8, 4, 4, 3, 3, 1, 1, 1, 1, 2, 2, 8}};
+  for (const auto& d : others)
+    for (int w : {1, 5, 17}) check_case(d, 2, 4, w, MGF_LAYOUT_NC4HW4, MGF_ALGO_NC4HW4, true, rng), ++cases;
+  CHECK(cases > 400, "too few depthwise plane cases ran: %d", cases);
+}
+
+// An infinite weight must reach only the outputs its tap reaches: every other output of a
+// depthwise NC4HW4 plan stays finite and correct (the plane kernels multiply weights by zero
+// rows, so such plans take another loop nest).
+void test_depthwise_nonfinite_weight() {
+  std::mt19937 rng(77);
+  const mgf_deconv_desc d{8, 8, 3, 3, 1, 1, 1, 1, 1, 1, 0, 0, 8};
+  const int32_t n = 1, h = 6, w = 10, oh = 6, ow = 10;
+  const std::string what = describe(d, n, h, w, MGF_LAYOUT_NC4HW4, MGF_ALGO_NC4HW4, false) + " weight[c=3][ky=2][kx=1]=inf";
+  const auto x = random_vector(rng, size_t(n) * 8 * h * w);
+  auto weight = random_vector(rng, size_t(8) * 9);
+  weight[3 * 9 + 2 * 3 + 1] = INFINITY;
+  const auto expect = megforge::test::deconv_reference(d, x, n, h, w, weight, nullptr, oh, ow);
+  mgf_deconv_plan* plan = nullptr;
+  CHECK(mgf_deconv_plan_create(&d, weight.data(), nullptr, MGF_LAYOUT_NC4HW4, MGF_ALGO_NC4HW4, &plan) == MGF_OK,
+        "plan_create: %s (%s)", mgf_last_error(), what.c_str());
+  if (!plan) return;
+  std::vector<float> src(x.size()), dst(x.size()), got(x.size());
+  mgf_nchw_to_nc4hw4(x.data(), n, 8, h, w, src.data());
+  CHECK(mgf_deconv_plan_execute(plan, src.data(), n, h, w, dst.data()) == MGF_OK, "execute (%s)", what.c_str());
+  mgf_nc4hw4_to_nchw(dst.data(), n, 8, oh, ow, got.data());
+  int wrong = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    const bool finite = std::isfinite(expect[i]);
+    if (finite != bool(std::isfinite(got[i])) || (finite && std::fabs(got[i] - expect[i]) > 1e-4)) ++wrong;
+  }
+  CHECK(wrong == 0, "%d outputs differ from the reference in value or finiteness (%s)", wrong, what.c_str());
+  mgf_deconv_plan_free(plan);
+}
+
 void test_threads_agree() {
   std::mt19937 rng(7);
   mgf_deconv_desc d{8, 12, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1};
+  const mgf_deconv_desc dw{10, 10, 4, 4, 2, 2, 1, 1, 1, 1, 0, 0, 10};  // depthwise planes, partial last block
   for (int threads : {1, 3}) {
     CHECK(mgf_set_num_threads(threads) == MGF_OK, "set_num_threads(%d)", threads);
     CHECK(mgf_get_num_threads() == threads, "get_num_threads");
     for (int algo : {MGF_ALGO_NAIVE, MGF_ALGO_NCHW, MGF_ALGO_NC4HW4})
       for (int layout : {MGF_LAYOUT_NCHW, MGF_LAYOUT_NC4HW4}) check_case(d, 3, 10, 7, layout, algo, true, rng);
+    check_case(dw, 3, 9, 13, MGF_LAYOUT_NC4HW4, MGF_ALGO_NC4HW4, true, rng);
   }
   CHECK(mgf_set_num_threads(-1) == MGF_ERR_INVALID_ARGUMENT, "negative thread count accepted");
   CHECK(mgf_set_num_threads(1) == MGF_OK, "reset threads");
@@ -204,6 +267,8 @@ void test_relayout_round_trip() {
 int main() {
   test_random_grid();
   test_named_shapes();
+  test_depthwise_planes();
+  test_depthwise_nonfinite_weight();
   test_threads_agree();
   test_relayout_round_trip();
   if (g_failures) {

@@ -2,7 +2,9 @@
 // accumulators), summed over taps and input channel blocks. Per (tap, input block) the tile
 // loads 8 weight vectors (2 x ld1 {4 regs}) and 8 input pixels (2 x ld1 {4 regs}) and issues
 // 64 `fmla v.4s, w.4s, x.s[lane]`: 4 loads per 64 FMLA. Pixels past 8 go to narrower tiles
-// (7..1 pixels), so no work is wasted on a ragged end.
+// (7..1 pixels), so no work is wasted on a ragged end; they load the same way (weights as
+// groups of 4 vectors, pixels 4 at a time), e.g. 4 loads per 56 FMLA for the 7-pixel tile that
+// every phase of a 14-wide stride-2 output row runs.
 #include "kernels_isa.h"
 
 namespace megforge::deconv::MGF_ISA {
@@ -57,6 +59,32 @@ inline void dense_tile_2x8(const DenseRowArgs& a, int j0) {
 }
 #undef MGF_FMLA_PIXEL
 
+// Weight vector (input lane l, output block b) of one (tap, input block): [lane][block][4],
+// loaded as whole groups of 4 vectors (one `ld1 {4 regs}` each).
+template <int OCB>
+inline float32x4_t weight(const f32x4x4 (&wg)[OCB], int l, int b) {
+  const int i = l * OCB + b;
+  return wg[i / 4].v[i % 4];
+}
+
+// Pixels P0 .. P0+3 of a tile: one load (ld1 with 4, 3, 2 or 1 registers), used up before the
+// next group is loaded, so at most 4 input vectors are live.
+template <int OCB, int PX, int P0>
+inline void dense_pixels(float32x4_t (&acc)[OCB][PX], const f32x4x4 (&wg)[OCB], const float* x) {
+  constexpr int N = PX - P0 < 4 ? PX - P0 : 4;
+  float32x4_t xv[N];
+  load_vectors<N>(x + 4 * P0, xv);
+  MGF_UNROLL for (int p = 0; p < N; ++p) {
+    MGF_UNROLL for (int b = 0; b < OCB; ++b) {
+      acc[b][P0 + p] = fma_lane<0>(acc[b][P0 + p], weight(wg, 0, b), xv[p]);
+      acc[b][P0 + p] = fma_lane<1>(acc[b][P0 + p], weight(wg, 1, b), xv[p]);
+      acc[b][P0 + p] = fma_lane<2>(acc[b][P0 + p], weight(wg, 2, b), xv[p]);
+      acc[b][P0 + p] = fma_lane<3>(acc[b][P0 + p], weight(wg, 3, b), xv[p]);
+    }
+  }
+  if constexpr (P0 + 4 < PX) dense_pixels<OCB, PX, P0 + 4>(acc, wg, x);
+}
+
 // Any other tile (OCB blocks x PX pixels, PX <= 8): the ragged ends and odd block counts.
 template <int OCB, int PX>
 inline void dense_tile(const DenseRowArgs& a, int j0) {
@@ -71,21 +99,15 @@ inline void dense_tile(const DenseRowArgs& a, int j0) {
     const float* x = a.x[t] + 4 * j0;
     const float* w = a.w[t];
     for (int i = 0; i < icb; ++i) {
-      float32x4_t wl[4][OCB];  // output block b's 4 channels fed by input lane l
-      MGF_UNROLL for (int l = 0; l < 4; ++l)
-        MGF_UNROLL for (int b = 0; b < OCB; ++b) wl[l][b] = vld1q_f32(w + (l * OCB + b) * 4);
-      float32x4_t xv[PX];  // loaded together so they pair into `ldp`
-      MGF_UNROLL for (int p = 0; p < PX; ++p) xv[p] = vld1q_f32(x + 4 * p);
-      MGF_UNROLL for (int p = 0; p < PX; ++p) {
-        MGF_UNROLL for (int b = 0; b < OCB; ++b) {
-          acc[b][p] = fma_lane<0>(acc[b][p], wl[0][b], xv[p]);
-          acc[b][p] = fma_lane<1>(acc[b][p], wl[1][b], xv[p]);
-          acc[b][p] = fma_lane<2>(acc[b][p], wl[2][b], xv[p]);
-          acc[b][p] = fma_lane<3>(acc[b][p], wl[3][b], xv[p]);
-        }
+      f32x4x4 wg[OCB];
+      wg[0] = load4_x4(w);
+      w += 16;
+      if constexpr (OCB == 2) {
+        wg[1] = load4_x4(w);
+        w += 16;
       }
+      dense_pixels<OCB, PX, 0>(acc, wg, x);
       x += xs;
-      w += 16 * OCB;
     }
   }
   float* out = a.out + j0 * ps;
