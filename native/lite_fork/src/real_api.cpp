@@ -1,6 +1,7 @@
 #include "real_api.h"
 
 #include <dlfcn.h>
+#include <unistd.h>
 
 #include <cstdlib>
 
@@ -40,8 +41,27 @@ bool preload_libraries(std::string* error) {
   return true;
 }
 
+// megforge's MegEngine op library (NCHW44 transposed convolution) where the redistributed
+// MegEngine wheel installs it, relative to the official Lite library it renames to
+// megenginelite/libs/lite_real.so: ../../megengine/core/lib/libmegforge_mge_op.so. Loaded
+// RTLD_GLOBAL, like MEGFORGE_LITE_PRELOAD, so models using the op load in both modes with no
+// setting: a fork-mode worker cannot see what its caller loaded.
+static bool preload_bundled_op(const std::string& real_path, std::string* error) {
+  const size_t slash = real_path.rfind('/');
+  const std::string dir = slash == std::string::npos ? std::string(".") : real_path.substr(0, slash);
+  const std::string op = dir + "/../../megengine/core/lib/libmegforge_mge_op.so";
+  if (access(op.c_str(), F_OK) != 0) return true;  // not the redistribution: nothing to load
+  if (!dlopen(op.c_str(), RTLD_NOW | RTLD_GLOBAL)) {
+    const char* why = dlerror();
+    *error = "cannot load megforge's MegEngine op library " + op + ": " + (why ? why : "unknown dlopen error");
+    return false;
+  }
+  return true;
+}
+
 bool open_real_lite(const std::string& path, RealLite* out, std::string* error) {
   if (!preload_libraries(error)) return false;
+  if (!preload_bundled_op(path, error)) return false;
   void* h = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!h) {
     const char* why = dlerror();
