@@ -2,7 +2,7 @@
 // range from an atomic counter; the calling thread works too. After fork() the child drops the
 // parent's pool (its threads do not exist there) and starts a fresh one on first use.
 //
-// Symbol versions (the wheels are manylinux_2_28): errors travel as (status, message), not
+// Symbol versions (the wheels are manylinux_2_24): errors travel as (status, message), not
 // std::exception_ptr (CXXABI_1.3.13); the condition variable is pthread's, not
 // std::condition_variable (whose wait() is GLIBCXX_3.4.30 with GCC 12); "pool busy" is an atomic
 // flag, not std::mutex::try_lock (pthread_mutex_trylock is GLIBC_2.34).

@@ -1,6 +1,6 @@
 // GCC >= 11 headers make every std::vector allocation reference
 // std::__throw_bad_array_new_length, which libstdc++ exports only from GLIBCXX_3.4.29 (newer
-// than the manylinux_2_28 baseline, GLIBCXX_3.4.24). A local definition (not exported: see
+// than the manylinux_2_24 baseline, GLIBCXX_3.4.22). A local definition (not exported: see
 // exports.map) keeps our binaries within the baseline; it throws what libstdc++'s would.
 #include <new>
 
