@@ -78,9 +78,10 @@ def test_matches_numpy_reference(case, layout, algo):
     groups=st.integers(1, 3), icg=st.integers(1, 6), ocg=st.integers(1, 6),
     h=st.integers(1, 7), w=st.integers(1, 7), kh=st.integers(1, 5), kw=st.integers(1, 5),
     sh=st.integers(1, 3), sw=st.integers(1, 3), dh=st.integers(1, 2), dw=st.integers(1, 2),
-    layout=st.sampled_from(["NCHW", "NC4HW4"]), algo=st.sampled_from(AVAILABLE), data=st.data(),
+    layout=st.sampled_from(["NCHW", "NC4HW4"]), algo=st.sampled_from(AVAILABLE), with_bias=st.booleans(),
+    data=st.data(),
 )
-def test_hypothesis_parameters(groups, icg, ocg, h, w, kh, kw, sh, sw, dh, dw, layout, algo, data):
+def test_hypothesis_parameters(groups, icg, ocg, h, w, kh, kw, sh, sw, dh, dw, layout, algo, with_bias, data):
     ph = data.draw(st.integers(0, kh - 1)); pw = data.draw(st.integers(0, kw - 1))
     oph = data.draw(st.integers(0, max(sh, dh) - 1)); opw = data.draw(st.integers(0, max(sw, dw) - 1))
     oh = (h - 1) * sh - 2 * ph + dh * (kh - 1) + oph + 1
@@ -90,10 +91,11 @@ def test_hypothesis_parameters(groups, icg, ocg, h, w, kh, kw, sh, sw, dh, dw, l
     rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
     x = rng.standard_normal((1, groups * icg, h, w), dtype=np.float32)
     wt = rng.standard_normal((groups * icg, ocg, kh, kw), dtype=np.float32)
+    b = rng.standard_normal(groups * ocg, dtype=np.float32) if with_bias else None
     kwargs = dict(stride=(sh, sw), padding=(ph, pw), dilation=(dh, dw), groups=groups, output_padding=(oph, opw))
-    got = run(x, wt, None, layout, algo, **kwargs)
-    want = conv_transpose2d_ref(x, wt, None, **kwargs)
-    assert rel_err(got, want) <= RTOL, f"{kwargs} layout={layout} algo={algo}"
+    got = run(x, wt, b, layout, algo, **kwargs)
+    want = conv_transpose2d_ref(x, wt, b, **kwargs)
+    assert rel_err(got, want) <= RTOL, f"{kwargs} layout={layout} algo={algo} bias={with_bias}"
 
 
 def test_relayout_round_trip_and_padding():
@@ -210,6 +212,35 @@ def test_matches_pytorch(case):
     for layout in ("NCHW", "NC4HW4"):
         got = run(x, wt, b, layout, "auto", stride=s, padding=p, dilation=d, groups=g, output_padding=op)
         assert rel_err(got, want) <= RTOL, layout
+
+
+def test_gil_is_released_during_compute():
+    """With a switch interval far longer than the call, the calling thread keeps the GIL until
+    it blocks or releases it: the main thread can observe the call in progress only if the
+    native call released the GIL (ctypes does; a binding that held it would show False)."""
+    rng = np.random.default_rng(7)
+    plan = deconv.DeconvPlan(rng.standard_normal((64, 64, 4, 4), dtype=np.float32), stride=2, padding=1,
+                             layout="NC4HW4")
+    x = deconv.to_nc4hw4(rng.standard_normal((4, 64, 64, 64), dtype=np.float32))
+    in_call = threading.Event()
+    done = threading.Event()
+    seen = []
+
+    def compute():
+        in_call.set()
+        plan(x)  # tens of milliseconds or more
+        done.set()
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1000.0)
+    try:
+        worker = threading.Thread(target=compute)
+        worker.start()  # returns once the worker releases the GIL (in the native call) or ends
+        seen.append(in_call.is_set() and not done.is_set())
+        worker.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert seen == [True]
 
 
 def test_num_threads_setting():
