@@ -1,6 +1,6 @@
 """The benchmark suite: transposed convolutions as they occur in decoders and upsamplers.
 
-Each shape is one layer, batch 1, fp32. Channels 16-256, inputs 7-64 (outputs up to 128),
+Each shape is one layer, batch 1, fp32. Channels 16-256, inputs 7-128 (outputs up to 256),
 kernels 2/3/4/5, stride 1/2, dilation 1/2, dense and depthwise.
 """
 
@@ -51,6 +51,7 @@ SHAPES = [
     Shape("gan-g 32>16 64x64 k4s2", 32, 16, 64, 64, 4, 2, 1),
     Shape("unet-up 256>128 14x14 k2s2", 256, 128, 14, 14, 2, 2, 0),
     Shape("unet-up 64>32 56x56 k2s2", 64, 32, 56, 56, 2, 2, 0),
+    Shape("unet-up 32>16 128x128 k2s2", 32, 16, 128, 128, 2, 2, 0),
     Shape("fcn-dec 128>64 7x7 k3s2 op1", 128, 64, 7, 7, 3, 2, 1, op=1),
     Shape("ae-dec 128>64 28x28 k3s2 op1", 128, 64, 28, 28, 3, 2, 1, op=1),
     Shape("ae-dec 32>16 64x64 k3s2 op1", 32, 16, 64, 64, 3, 2, 1, op=1),
