@@ -23,11 +23,9 @@ Exit code 0 on success, 1 with a message naming the failed criterion otherwise.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Dict, Optional, Tuple
 
@@ -35,9 +33,8 @@ import numpy as np
 
 from megforge.errors import InvalidArgumentError
 from megforge.smoke import numpy_autoencoder as nae
-from megforge.smoke.train import make_images
+from megforge.smoke.train import LOSS_RATIO, SmokeResult, make_images
 
-LOSS_RATIO = 0.3
 ENGINE_RTOL = 1e-4
 BATCH = 32
 
@@ -62,23 +59,6 @@ class Adam:
             self.m[k] = b1 * self.m[k] + (1 - b1) * grads[k]
             self.v[k] = b2 * self.v[k] + (1 - b2) * grads[k] ** 2
             p -= (scale * self.m[k] / (np.sqrt(self.v[k]) + self.eps)).astype(p.dtype)
-
-
-@dataclass
-class SmokeResult:
-    steps: int
-    initial_loss: float
-    final_loss: float
-    loss_ratio: float
-    mean_image_loss: float
-    reload_max_abs_diff: float
-    megforge_vs_reference_rel_err: float
-    seconds: float
-    failures: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.failures
 
 
 def engine_rel_err(model: nae.AutoEncoder, x: np.ndarray) -> float:
@@ -115,21 +95,12 @@ def run(steps: int = 300, out: Optional[Path] = None, seed: int = 0, lr: float =
         reloaded_outputs = nae.load(directory / "autoencoder.npz")(held_out)
 
     baseline = float(np.mean((held_out - train.mean(axis=0)) ** 2))
-    result = SmokeResult(steps, initial, final, final / initial if initial else float("inf"), baseline,
-                         float(np.abs(reloaded_outputs - outputs).max()), engine_rel_err(model, held_out),
-                         time.perf_counter() - start)
-    if not result.loss_ratio <= LOSS_RATIO:
-        result.failures.append(f"loss did not drop enough: {initial:.5f} -> {final:.5f} "
-                               f"(ratio {result.loss_ratio:.3f} > {LOSS_RATIO})")
-    if not final <= LOSS_RATIO * baseline:
-        result.failures.append(f"loss {final:.5f} is not <= {LOSS_RATIO} x the mean-image guess's {baseline:.5f}")
-    if not np.array_equal(reloaded_outputs, outputs):
-        result.failures.append(f"saved and reloaded model differs: max |diff| {result.reload_max_abs_diff:.3g}")
-    if not result.megforge_vs_reference_rel_err <= ENGINE_RTOL:
-        result.failures.append(f"outputs/gradients through megforge's NC4HW4 kernel differ from the float64 "
-                               f"reference: relative error {result.megforge_vs_reference_rel_err:.3g}")
+    result = SmokeResult(steps, initial, final, baseline, float(np.abs(reloaded_outputs - outputs).max()),
+                         engine_rel_err(model, held_out), time.perf_counter() - start)
+    result.judge(np.array_equal(reloaded_outputs, outputs),
+                 "outputs/gradients through megforge's NC4HW4 kernel vs the float64 reference", ENGINE_RTOL)
     if out is not None:
-        (Path(out) / "report.json").write_text(json.dumps({**asdict(result), "ok": result.ok}, indent=2) + "\n")
+        result.write_report(Path(out))
     return result
 
 
@@ -140,7 +111,7 @@ def check(steps: int = 300) -> str:
         raise AssertionError("; ".join(result.failures))
     return (f"held-out MSE {result.initial_loss:.4f} -> {result.final_loss:.4f} in {steps} steps "
             f"(ratio {result.loss_ratio:.3f} <= {LOSS_RATIO}); save/load bitwise equal; megforge NC4HW4 "
-            f"forward + backward-data vs float64 reference rel. err {result.megforge_vs_reference_rel_err:.1e}")
+            f"forward + backward-data vs float64 reference rel. err {result.megforge_rel_err:.1e}")
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -158,7 +129,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     print(f"megforge smoke train_numpy: {result.steps} steps, held-out MSE {result.initial_loss:.5f} -> "
           f"{result.final_loss:.5f} (ratio {result.loss_ratio:.3f}, need <= {LOSS_RATIO}; mean-image guess "
           f"{result.mean_image_loss:.5f}); reload max |diff| {result.reload_max_abs_diff:.3g}; megforge vs "
-          f"float64 reference rel. err {result.megforge_vs_reference_rel_err:.1e}; {result.seconds:.1f} s")
+          f"float64 reference rel. err {result.megforge_rel_err:.1e}; {result.seconds:.1f} s")
     for failure in result.failures:
         print(f"megforge smoke train_numpy: FAILED: {failure}", file=sys.stderr)
     return 0 if result.ok else 1
