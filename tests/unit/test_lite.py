@@ -128,7 +128,10 @@ def test_fork_mode_names_a_missing_official_library():
     assert "MEGFORGE_LITE_REAL_LIB=/nonexistent/liblite.so" in out
 
 
-def test_environment_checks_its_arguments(monkeypatch):
+def test_environment_checks_its_arguments(monkeypatch, tmp_path):
+    official = tmp_path / "liblite_shared_whl.so"  # stands in for MegEngine's library (not loaded)
+    official.write_bytes(b"")
+    monkeypatch.setenv("MEGFORGE_LITE_REAL_LIB", str(official))
     with pytest.raises(InvalidArgumentError, match="timeout_ms"):
         lite.environment(timeout_ms=-5)
     for bad in (-1, 10001, True, "5", 2.5):

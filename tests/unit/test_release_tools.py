@@ -112,3 +112,23 @@ def test_standins_reject_unsupported_use(capsys):
     assert standins.main(["lipo", "-create", "a", "b"]) == 2
     assert standins.main(["codesign", "--sign", "Developer ID", "x"]) == 2
     assert standins.main(["strip"]) == 2
+
+
+def test_repair_below_the_baseline_is_refused(monkeypatch, tmp_path):
+    """A cross target's repair (no --plat there) that lands on a newer manylinux is an error."""
+    from megforge.errors import VerifyError
+    from megforge.release import repair
+
+    def fake_auditwheel(cmd, env=None):
+        assert "--plat" not in cmd  # auditwheel rejects --plat for a foreign architecture
+        out = Path(cmd[cmd.index("--wheel-dir") + 1])
+        make_wheel(out, "manylinux_2_34_aarch64", {"probe/__init__.py": b""})
+        return subprocess.CompletedProcess(cmd, 0)
+
+    monkeypatch.setattr(repair.subprocess, "run", fake_auditwheel)
+    target = TARGETS["linux-aarch64"]
+    if target.is_host:
+        pytest.skip("on an aarch64 host the repair passes --plat itself")
+    built = make_wheel(tmp_path, "linux_aarch64", {"probe/__init__.py": b""})
+    with pytest.raises(VerifyError, match="did not reach the manylinux_2_24_aarch64 baseline"):
+        repair.repair_wheel(target, built, tmp_path / "repaired")

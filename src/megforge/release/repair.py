@@ -1,7 +1,8 @@
 """Step 2 of a release: make a wheel distributable.
 
-Linux: ``auditwheel repair --plat manylinux_2_24_<arch>`` (grafts any non-system library,
-retags to the pinned baseline; a binary needing more fails here). macOS: ``delocate-wheel`` (copies non-system dylibs, fixes install names,
+Linux: ``auditwheel repair`` (grafts any non-system library) to the pinned baseline
+manylinux_2_24_<arch> (``--plat`` on the host's own architecture, where auditwheel accepts it;
+checked afterwards on every target): a binary needing more fails here. macOS: ``delocate-wheel`` (copies non-system dylibs, fixes install names,
 retags to the binaries' minimum macOS); on Linux hosts delocate runs against our stand-ins
 for otool / install_name_tool / codesign / lipo (megforge.release.standins).
 """
@@ -15,9 +16,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from megforge.errors import ToolchainError
+from megforge.errors import ToolchainError, VerifyError
 from megforge.release import standins
 from megforge.release.targets import Target
+from megforge.release.wheelfile import parse_name
 
 
 def repair_wheel(target: Target, wheel: Path, out_dir: Path) -> Path:
@@ -28,8 +30,10 @@ def repair_wheel(target: Target, wheel: Path, out_dir: Path) -> Path:
     env = dict(os.environ)
     with tempfile.TemporaryDirectory(prefix="megforge-standins-") as tmp:
         if target.os == "linux":
-            cmd = [sys.executable, "-m", "auditwheel", "repair", "--plat", target.repaired_platform,
-                   "--wheel-dir", str(out_dir), str(wheel)]
+            # auditwheel accepts --plat for the host's architecture only; elsewhere it picks the
+            # tag itself and the check below holds it to the baseline
+            plat = ["--plat", target.repaired_platform] if target.is_host else []
+            cmd = [sys.executable, "-m", "auditwheel", "repair", *plat, "--wheel-dir", str(out_dir), str(wheel)]
         else:
             cmd = [sys.executable, "-m", "delocate.cmd.delocate_wheel", "--require-archs", target.arch,
                    "--wheel-dir", str(out_dir), "-v", str(wheel)]
@@ -41,4 +45,8 @@ def repair_wheel(target: Target, wheel: Path, out_dir: Path) -> Path:
     wheels = sorted(out_dir.glob("*.whl"))
     if len(wheels) != 1:
         raise ToolchainError(f"expected one repaired wheel in {out_dir}, found {[w.name for w in wheels]}")
+    want = target.repaired_platform
+    if want and want not in parse_name(wheels[0].name).platform_tags:
+        raise VerifyError(f"{wheels[0].name}: auditwheel did not reach the {want} baseline "
+                          "(a binary needs newer glibc/libstdc++ symbols; `auditwheel show` says which)")
     return wheels[0]
