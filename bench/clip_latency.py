@@ -3,8 +3,8 @@
 Run from the repository root in the MegEngine env; the PyTorch half runs as a subprocess
 in the refs env::
 
-    PYTHONPATH=src /root/venvs/mge310/bin/python bench/clip_latency.py \
-        --torch-python /root/venvs/refs311/bin/python
+    PYTHONPATH=src .tox/py310/bin/python bench/clip_latency.py \
+        --torch-python .tox/refs/bin/python
 
 Both sides get the same seeded random ViT-B/32 weights (written as safetensors by
 megforge, read by the ``safetensors`` package on the torch side) and the same images.
@@ -48,7 +48,7 @@ def random_state_dict(config: dict, seed: int = 0) -> dict[str, np.ndarray]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--torch-python", default="/root/venvs/refs311/bin/python",
+    parser.add_argument("--torch-python", default=str(ROOT / ".tox" / "refs" / "bin" / "python"),
                         help="Python of the refs env (torch + clip-anytorch + safetensors)")
     parser.add_argument("--batch", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--rounds", type=int, default=5)
@@ -69,7 +69,11 @@ def main(argv: list[str] | None = None) -> int:
         save_safetensors(weights, state)
         worker = subprocess.Popen([args.torch_python, str(ROOT / "bench" / "clip_latency_torch.py"), str(weights),
                                    json.dumps(VIT_B32)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        info = json.loads(worker.stdout.readline())
+        first = worker.stdout.readline()
+        if not first:  # the torch side died (its traceback is on stderr above)
+            sys.exit(f"the PyTorch side ({args.torch_python}) exited with {worker.wait()} before answering; "
+                     "it needs torch 2.13, clip-anytorch and safetensors (the refs tox env has them)")
+        info = json.loads(first)
         try:
             for batch in args.batch:
                 image = np.random.default_rng(batch).standard_normal((batch, 3, 224, 224)).astype(np.float32)
