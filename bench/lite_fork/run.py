@@ -25,6 +25,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Dict, List, Optional
 
@@ -96,7 +97,8 @@ def us(samples: List[int], q: float) -> float:
     return float(np.percentile(np.asarray(samples, dtype=np.float64), q)) / 1e3
 
 
-SIDES = ("official", "fork", "block")  # block: fork mode with LITE_FORK_SPIN_US=0
+SIDES = ("official", "fork", "block")
+SETTLE_S = 0.03  # block: fork mode with LITE_FORK_SPIN_US=0
 
 
 def run_case(model: Path, config: str, warmup: int, turns: int, per_turn: int, driver: str, c_driver: Path) -> Dict:
@@ -107,7 +109,10 @@ def run_case(model: Path, config: str, warmup: int, turns: int, per_turn: int, d
     samples: Dict[str, List[int]] = {name: [] for name in SIDES}
     paired: Dict[str, List[float]] = {"fork": [], "block": []}
     for k in range(turns):
-        got = {name: sides[name].turn(per_turn, WARM_PER_TURN if per_turn > 1 else 0) for name in orders[k % len(orders)]}
+        got = {}
+        for name in orders[k % len(orders)]:
+            time.sleep(SETTLE_S)  # the previous side's threads go idle before this side's turn
+            got[name] = sides[name].turn(per_turn, WARM_PER_TURN if per_turn > 1 else 0)
         for name in SIDES:
             samples[name] += got[name]
         for name in paired:
