@@ -64,16 +64,6 @@ int runnable_tasks() {
 
 int64_t SpinWindow::budget_ns(int64_t now) {
   if (cap_ns_ <= 0) return 0;
-  if (now > 0 && now >= next_crowd_check_ns_) {
-    int runnable = runnable_tasks();
-    if (runnable >= 0) runnable_x16_ += (runnable * 16 - runnable_x16_) / 4;
-    next_crowd_check_ns_ = now + 10000000;
-  }
-  static const int online = online_cpus();
-  if (runnable_x16_ >= (online + 2) * 16) {  // crowded: leave the CPUs to the others
-    crowded_ = true;
-    return 0;
-  }
   if (skip_ > 0) {  // recently contended
     --skip_;
     return 0;
@@ -90,6 +80,19 @@ int64_t SpinWindow::budget_ns(int64_t now) {
   if (comparing_) {
     bool block = polled_ns_ >= 0 && blocked_ns_ >= 0 && polled_ns_ > blocked_ns_;
     if (block != (++decisions_ % 32 == 0)) return 0;
+  }
+  // Only a wait that would poll asks whether the machine is crowded (reading /proc/loadavg
+  // costs a few microseconds: not on every sporadic call's path).
+  if (now > 0 && now >= next_crowd_check_ns_) {
+    int runnable = runnable_tasks();
+    if (runnable >= 0) runnable_x16_ += (runnable * 16 - runnable_x16_) / 4;
+    next_crowd_check_ns_ = now + 10000000;
+  }
+  static const int online = online_cpus();
+  if (runnable_x16_ >= (online + 2) * 16) {  // crowded: leave the CPUs to the others
+    crowded_ = true;
+    comparing_ = false;  // not a sample of blocking by choice
+    return 0;
   }
   if (typical_ns_ < 0) return cap_ns_;
   int64_t budget = 2 * typical_ns_ + 10000;
