@@ -4,7 +4,10 @@
 //
 // Tiles: T consecutive output pixels of a row, mixing the stride phases with a compile-time tap
 // pattern per pixel, so one window of input columns per kernel row feeds the whole tile and the
-// results leave with contiguous stores. Every row of a plane is cut the same way:
+// results leave with contiguous stores. Every row of a plane is cut the same way: into equal
+// tiles of kEqualTile (7 for K = 3, S = 1; 14 for K = 4, S = 2) where the row is a multiple of it
+// and that is the fewest tiles no wider than kMaxTile (28 = 4 x 7 rather than 8 + 8 + 8 + 4; a
+// 14-wide row in one tile with both edges), else
 //     [left edge: 16/8/4] [16] [16] ... [8] [4] [2] [1] [right edge: 16/8/4]
 // The edge tiles exist only where some of their taps fall outside the input row; those window
 // columns are left out at compile time (dw_plane_edges), so there is no input padding, no bounds
@@ -52,6 +55,11 @@ template <int K, int S>
 constexpr int kMaxTile = K == 5 || kPair<K, S> == 2 ? 8 : 16;
 template <int K, int S>
 constexpr int kMaxEdge = K == 5 ? 4 : kMaxTile<K, S>;
+// The equal-cut width (0: none), compiled with every edge combination: for the common decoder
+// (k3s1) and bilinear-upsampling (k4s2) geometries, whose rows of 7*2^n pixels would otherwise
+// end in a narrow tile (three times the other instructions per output of a full one).
+template <int K, int S>
+constexpr int kEqualTile = K == 3 && S == 1 ? 7 : K == 4 && S == 2 ? 14 : 0;
 
 // Window columns [C0, HI) of one input row, 4 per load, each group used up before the next is
 // loaded; x -> column C0 on entry, advanced past column HI - 1 (post-indexed loads). The row
@@ -182,9 +190,27 @@ void mixed_strip(const StripArgs& a) {
 
 // The strip function for a tile of width T, phase F, leaving out lz (<= Q) or tz (<= Q + 1, with
 // output padding) window columns; nullptr for a combination that is not compiled.
+template <int K, int S, int R, int T, int F, int LZ = 0>
+StripFn strip_fn_both(int lz, int tz) {
+  constexpr int Q = (K - 1) / S;
+  if (lz != LZ) {
+    if constexpr (LZ < Q) return strip_fn_both<K, S, R, T, F, LZ + 1>(lz, tz);
+    return nullptr;
+  }
+  switch (tz) {
+    case 0: return &mixed_strip<K, S, R, T, F, LZ, 0>;
+    case 1: return &mixed_strip<K, S, R, T, F, LZ, 1>;
+    case 2: if constexpr (Q + 1 >= 2) return &mixed_strip<K, S, R, T, F, LZ, 2>; break;
+    case 3: if constexpr (Q + 1 >= 3) return &mixed_strip<K, S, R, T, F, LZ, 3>; break;
+    default: break;
+  }
+  return nullptr;
+}
+
 template <int K, int S, int R, int T, int F>
 StripFn strip_fn_tf(int lz, int tz) {
   constexpr int Q = (K - 1) / S;
+  if constexpr (T == kEqualTile<K, S>) return strip_fn_both<K, S, R, T, F>(lz, tz);
   if (lz == 0 && tz == 0) return &mixed_strip<K, S, R, T, F, 0, 0>;
   if constexpr (T >= 4 && T <= kMaxEdge<K, S>) {
     if (tz == 0) {
@@ -213,6 +239,8 @@ template <int K, int S, int R, int F>
 StripFn strip_fn_f(int t, int lz, int tz) {
   switch (t) {
     case 16: if constexpr (kMaxTile<K, S> >= 16) return strip_fn_tf<K, S, R, 16, F>(lz, tz); break;
+    case 14: if constexpr (kEqualTile<K, S> == 14) return strip_fn_tf<K, S, R, 14, F>(lz, tz); break;
+    case 7: if constexpr (kEqualTile<K, S> == 7) return strip_fn_tf<K, S, R, 7, F>(lz, tz); break;
     case 8: return strip_fn_tf<K, S, R, 8, F>(lz, tz);
     case 4: return strip_fn_tf<K, S, R, 4, F>(lz, tz);
     case 2: return strip_fn_tf<K, S, R, 2, F>(lz, tz);
@@ -235,13 +263,34 @@ StripFn strip_fn(const ColumnTile& t) {
   return nullptr;
 }
 
-// The widest edge tiles that keep to their own side (width 4 always does: dw_plane_covers);
-// kMaxTile-wide tiles between them, then 8, 4, 2, 1.
+// The tile [ox, ox + t): its phase, its window's input column 0, and the window columns left out
+// at either end because they fall outside the input row.
+template <int K, int S>
+ColumnTile column_tile(int ox, int t, int p, int w) {
+  constexpr int Q = (K - 1) / S;
+  const int f = (ox + p) % S, col = (ox + p) / S - Q, nw = (f + t - 1) / S + Q + 1;
+  return {ox, t, f, col, std::max(0, -col), std::max(0, col + nw - w)};
+}
+
+// The equal cut where kEqualTile applies (every tile compiled for its edges, each window keeping
+// at least one column); else the widest edge tiles that keep to their own side (width 4 always
+// does: dw_plane_covers), kMaxTile-wide tiles between them, then 8, 4, 2, 1.
 template <int K, int S>
 std::vector<ColumnTile> column_tiles(int p, int w, int ow) {
   constexpr int Q = (K - 1) / S;
-  const DwEdges e = dw_plane_edges(K, S, p, w, ow);
+  constexpr int E = kEqualTile<K, S>;
   std::vector<ColumnTile> tiles;
+  if (E && ow % E == 0 && ow / E == (ow + kMaxTile<K, S> - 1) / kMaxTile<K, S>) {
+    bool ok = true;
+    for (int ox = 0; ox < ow; ox += E) {
+      const ColumnTile t = column_tile<K, S>(ox, E, p, w);
+      ok = ok && t.lz <= Q && t.tz <= Q + 1 && t.col + t.lz < w && (E - 1 + t.f) / S + Q + 1 - t.lz - t.tz > 0;
+      tiles.push_back(t);
+    }
+    if (ok) return tiles;
+    tiles.clear();
+  }
+  const DwEdges e = dw_plane_edges(K, S, p, w, ow);
   auto add = [&](int ox, int t, int lz, int tz) { tiles.push_back({ox, t, (ox + p) % S, (ox + p) / S - Q, lz, tz}); };
   int left = 0, right = 0;
   for (int t : {16, 8, 4})
