@@ -45,7 +45,7 @@ def sh(cmd: list[str], **kw) -> str:
 
 def build() -> dict[str, Path]:
     """x86 library (preset linux-x86_64), aarch64 counting binaries, the qemu plugin."""
-    sh(["cmake", "--preset", "linux-x86_64"], cwd=ROOT / "native")
+    sh(["cmake", "--preset", "linux-x86_64", f"-DPython_EXECUTABLE={sys.executable}"], cwd=ROOT / "native")
     sh(["cmake", "--build", "--preset", "linux-x86_64"], cwd=ROOT / "native")
     a64 = BUILD / "aarch64"
     sh(["cmake", "-S", str(HERE), "-B", str(a64), "-G", "Ninja", "-DCMAKE_BUILD_TYPE=Release",

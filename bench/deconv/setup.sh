@@ -6,7 +6,9 @@
 #   3. optional (--openblas): Debian's arm64 OpenBLAS for the aarch64 anchor, downloaded with
 #      apt-get and unpacked under build/bench-deconv/arm64 (NOT installed: a multiarch libc6:arm64
 #      next to the cross sysroot makes qemu-aarch64 -L load a mismatched ld.so/libc pair)
-#   4. a venv at build/bench-venv with numpy + matplotlib for the table and the chart
+#   4. a venv at build/bench-venv with numpy + matplotlib for the table and the chart, and
+#      simde-py: the SIMDe headers the x86 build of the NEON kernels needs (run.py configures
+#      CMake with this venv's Python, which is where native/cmake/MegforgeSimde.cmake looks)
 # Usage: sh bench/deconv/setup.sh [--openblas]
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -66,8 +68,9 @@ if [ "${1:-}" = "--openblas" ] && [ ! -e "$arm64/usr/lib/aarch64-linux-gnu/openb
 fi
 
 # --- 4. plotting venv ----------------------------------------------------------------------------
-if [ ! -x "$root/build/bench-venv/bin/python" ]; then
-  python3 -m venv "$root/build/bench-venv"
-  "$root/build/bench-venv/bin/pip" install -q --disable-pip-version-check "numpy<2" "matplotlib>=3.7,<3.10"
-fi
+venv="$root/build/bench-venv"
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+"$venv/bin/python" -c "import numpy, matplotlib, simde_py" 2>/dev/null ||
+  "$venv/bin/pip" install -q --disable-pip-version-check "numpy<2" "matplotlib>=3.7,<3.10" \
+    "$(grep '^simde-py' "$root/requirements/mge-op.txt")"
 echo "setup: ok"

@@ -5,9 +5,9 @@
 // Tiles: T consecutive output pixels of a row, mixing the stride phases with a compile-time tap
 // pattern per pixel, so one window of input columns per kernel row feeds the whole tile and the
 // results leave with contiguous stores. Every row of a plane is cut the same way: into equal
-// tiles of kEqualTile (7 for K = 3, S = 1; 14 for K = 4, S = 2) where the row is a multiple of it
-// and that is the fewest tiles no wider than kMaxTile (28 = 4 x 7 rather than 8 + 8 + 8 + 4; a
-// 14-wide row in one tile with both edges), else
+// 14-wide tiles (K = 3, S = 1 and K = 4, S = 2) where the row is a multiple of 14 and that is the
+// fewest tiles no wider than 16 (28 = 14 + 14 rather than 8 + 8 + 8 + 4; a 14-wide row in one
+// tile with both edges), else
 //     [left edge: 16/8/4] [16] [16] ... [8] [4] [2] [1] [right edge: 16/8/4]
 // The edge tiles exist only where some of their taps fall outside the input row; those window
 // columns are left out at compile time (dw_plane_edges), so there is no input padding, no bounds
@@ -25,6 +25,7 @@
 // (GCC 12 copies accumulators loaded or stored with ld1/st1 {4 regs} through extra `mov`s, so those
 // forms serve the window and the weights only: bench/deconv/README.md gives the resulting bound.)
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 
 #include "kernels_isa.h"
@@ -57,9 +58,13 @@ template <int K, int S>
 constexpr int kMaxEdge = K == 5 ? 4 : kMaxTile<K, S>;
 // The equal-cut width (0: none), compiled with every edge combination: for the common decoder
 // (k3s1) and bilinear-upsampling (k4s2) geometries, whose rows of 7*2^n pixels would otherwise
-// end in a narrow tile (three times the other instructions per output of a full one).
+// end in a narrow tile (three times the other instructions per output of a full one). A 14-wide
+// k3s1 tile runs single rows (2 x 14 accumulators do not fit): its 16-column windows are 4 full
+// loads per input row, fewer other instructions per output than 8-wide row pairs.
 template <int K, int S>
-constexpr int kEqualTile = K == 3 && S == 1 ? 7 : K == 4 && S == 2 ? 14 : 0;
+constexpr int kEqualTile = (K == 3 && S == 1) || (K == 4 && S == 2) ? 14 : 0;
+template <int K, int S, int T>
+constexpr int kPairT = kPair<K, S> == 2 && 2 * T <= 16 ? 2 : 1;
 
 // Window columns [C0, HI) of one input row, 4 per load, each group used up before the next is
 // loaded; x -> column C0 on entry, advanced past column HI - 1 (post-indexed loads). The row
@@ -138,7 +143,7 @@ void mixed_strip(const StripArgs& a) {
       const int jy = a.jy0 + i;
       const bool interior = jy - (R - 1) >= 0 && jy < h;
       const int run = interior ? std::min(a.n - i, h - jy) : 1;
-      if constexpr (kPair<K, S> == 2) {
+      if constexpr (kPairT<K, S, T> == 2) {
         if (run >= 2) {  // pairs: input rows jy + 1 - u, u = 0 .. R, two output rows per step
           const float* xr[R + 1];
           MGF_UNROLL for (int u = 0; u <= R; ++u) xr[u] = in + (jy + 1 - u) * in_row;
@@ -165,24 +170,31 @@ void mixed_strip(const StripArgs& a) {
         xr[r] = real ? in + (jy - r) * in_row : a.zeros;
         step[r] = real ? in_row - kWindow : -kWindow;
       }
-      for (int k = 0; k < run; ++k, out += out_rows) {
-        float32x4_t acc[1][T];
-        const float* b = advance(bias, 0);
-        MGF_UNROLL for (int t = 0; t < T; ++t) acc[0][t] = vld1q_f32(b + 4 * t);
-        MGF_UNROLL for (int r = 0; r < R; ++r) {
-          // (With row pairs, single rows are mostly boundary rows: skip their zero rows.)
-          if (kPair<K, S> == 2 && xr[r] == a.zeros) continue;
-          if constexpr (kInRegs) {
-            mixed_columns<K, S, T, F, LZ, HI, true, false, 1>(acc, wk[r], wk[r], xr[r]);
-          } else {
-            float32x4_t wrow[K];
-            MGF_UNROLL for (int t = 0; t < K; ++t) wrow[t] = vld1q_f32(wt + r * kRowW + 4 * t);
-            mixed_columns<K, S, T, F, LZ, HI, true, false, 1>(acc, wrow, wrow, xr[r]);
+      // Where row pairs exist, a boundary row leaves out the kernel rows that read the zero row
+      // (decided per row run, so interior runs of single rows pay no test).
+      auto rows = [&](auto skip_zeros) {
+        for (int k = 0; k < run; ++k, out += out_rows) {
+          float32x4_t acc[1][T];
+          const float* b = advance(bias, 0);
+          MGF_UNROLL for (int t = 0; t < T; ++t) acc[0][t] = vld1q_f32(b + 4 * t);
+          MGF_UNROLL for (int r = 0; r < R; ++r) {
+            if (decltype(skip_zeros)::value && xr[r] == a.zeros) continue;
+            if constexpr (kInRegs) {
+              mixed_columns<K, S, T, F, LZ, HI, true, false, 1>(acc, wk[r], wk[r], xr[r]);
+            } else {
+              float32x4_t wrow[K];
+              MGF_UNROLL for (int t = 0; t < K; ++t) wrow[t] = vld1q_f32(wt + r * kRowW + 4 * t);
+              mixed_columns<K, S, T, F, LZ, HI, true, false, 1>(acc, wrow, wrow, xr[r]);
+            }
+            xr[r] += step[r];
           }
-          xr[r] += step[r];
+          MGF_UNROLL for (int t = 0; t < T; ++t) vst1q_f32(out + 4 * t, acc[0][t]);
         }
-        MGF_UNROLL for (int t = 0; t < T; ++t) vst1q_f32(out + 4 * t, acc[0][t]);
-      }
+      };
+      if (kPair<K, S> == 2 && !interior)
+        rows(std::true_type{});
+      else
+        rows(std::false_type{});
       i += run;
     }
   }
@@ -240,7 +252,6 @@ StripFn strip_fn_f(int t, int lz, int tz) {
   switch (t) {
     case 16: if constexpr (kMaxTile<K, S> >= 16) return strip_fn_tf<K, S, R, 16, F>(lz, tz); break;
     case 14: if constexpr (kEqualTile<K, S> == 14) return strip_fn_tf<K, S, R, 14, F>(lz, tz); break;
-    case 7: if constexpr (kEqualTile<K, S> == 7) return strip_fn_tf<K, S, R, 7, F>(lz, tz); break;
     case 8: return strip_fn_tf<K, S, R, 8, F>(lz, tz);
     case 4: return strip_fn_tf<K, S, R, 4, F>(lz, tz);
     case 2: return strip_fn_tf<K, S, R, 2, F>(lz, tz);
@@ -280,7 +291,7 @@ std::vector<ColumnTile> column_tiles(int p, int w, int ow) {
   constexpr int Q = (K - 1) / S;
   constexpr int E = kEqualTile<K, S>;
   std::vector<ColumnTile> tiles;
-  if (E && ow % E == 0 && ow / E == (ow + kMaxTile<K, S> - 1) / kMaxTile<K, S>) {
+  if (E && ow % E == 0 && ow / E == (ow + 15) / 16) {
     bool ok = true;
     for (int ox = 0; ox < ow; ox += E) {
       const ColumnTile t = column_tile<K, S>(ox, E, p, w);
