@@ -9,8 +9,8 @@ In one run, for every shape of shapes.py:
      tensors), their ratio, and the FMLA share of the NC4HW4 path;
  (b) x86 wall clock of the same two paths (SIMDe build of this machine's best ISA variant),
      median of repeats, 1 thread;
- (c) MegEngine 1.13 (/root/venvs/mge310 or $MGE_PYTHON) and PyTorch (/root/venvs/refs311 or
-     $TORCH_PYTHON) conv_transpose2d, where installed, 1 thread;
+ (c) MegEngine 1.13 ($MGE_PYTHON, default the `tox -e py310` env) and PyTorch ($TORCH_PYTHON,
+     default the `tox -e refs` env) conv_transpose2d, where installed, 1 thread;
  (d) the aarch64 anchor: Debian's arm64 OpenBLAS sgemm + the same col2im, counted the same way.
 Writes DIR/results.md (table + geometric means + targets) and DIR/results.png.
 """
@@ -105,6 +105,8 @@ def time_ours(s: Shape, repeats: int) -> dict[str, float]:
 
 def time_peer(peer: str, python: str, repeats: int) -> dict[str, float]:
     if not Path(python).exists():
+        print(f"{peer}: not measured (no interpreter at {python}: run tox first, or set MGE_PYTHON / TORCH_PYTHON)",
+              file=sys.stderr)
         return {}
     res = subprocess.run([python, str(HERE / "peers.py"), peer, str(repeats)], capture_output=True, text=True)
     if res.returncode != 0:
@@ -146,9 +148,10 @@ def main() -> None:
               f"x86 {row['x86']['nchw'] / row['x86']['nc4hw4']:.2f}x", file=sys.stderr)
     peers = {}
     if not args.skip_peers:
-        peers["MegEngine 1.13"] = time_peer("megengine", os.environ.get("MGE_PYTHON", "/root/venvs/mge310/bin/python"),
+        tox = ROOT / ".tox"
+        peers["MegEngine 1.13"] = time_peer("megengine", os.environ.get("MGE_PYTHON", str(tox / "py310/bin/python")),
                                             args.repeats)
-        peers["PyTorch"] = time_peer("torch", os.environ.get("TORCH_PYTHON", "/root/venvs/refs311/bin/python"),
+        peers["PyTorch"] = time_peer("torch", os.environ.get("TORCH_PYTHON", str(tox / "refs/bin/python")),
                                      args.repeats)
     write_report(rows, peers, args.out, time.time() - started)
 
