@@ -174,8 +174,8 @@ void test_named_shapes() {
 
 // Depthwise NC4HW4 plane kernels (dw_plane) over every (k, s) they cover, every padding and
 // output padding, widths 1..20 (edge tiles on one side, both sides, none; tiles of every width)
-// and 21, 28 (the equal cuts into 7-wide tiles), a partial channel block, with and without bias;
-// plus geometries they do not cover.
+// and 28 (with 14, the rows cut into equal 14-wide tiles for k3s1 / k4s2; 21 is not such a row),
+// a partial channel block, with and without bias; plus geometries they do not cover.
 void test_depthwise_planes() {
   std::mt19937 rng(4242);
   const int ks[][2] = {{2, 2}, {3, 1}, {3, 2}, {4, 2}, {5, 1}, {5, 2}};

@@ -57,8 +57,8 @@ constexpr int kMaxTile = K == 5 || kPair<K, S> == 2 ? 8 : 16;
 template <int K, int S>
 constexpr int kMaxEdge = K == 5 ? 4 : kMaxTile<K, S>;
 // The equal-cut width (0: none), compiled with every edge combination: for the common decoder
-// (k3s1) and bilinear-upsampling (k4s2) geometries, whose rows of 7*2^n pixels would otherwise
-// end in a narrow tile (three times the other instructions per output of a full one). A 14-wide
+// (k3s1) and bilinear-upsampling (k4s2) geometries, whose rows of 14, 28, 56 .. pixels would
+// otherwise end in a narrow tile (three times the other instructions per output of a full one). A 14-wide
 // k3s1 tile runs single rows (2 x 14 accumulators do not fit): its 16-column windows are 4 full
 // loads per input row, fewer other instructions per output than 8-wide row pairs.
 template <int K, int S>
@@ -283,9 +283,23 @@ ColumnTile column_tile(int ox, int t, int p, int w) {
   return {ox, t, f, col, std::max(0, -col), std::max(0, col + nw - w)};
 }
 
-// The equal cut where kEqualTile applies (every tile compiled for its edges, each window keeping
-// at least one column); else the widest edge tiles that keep to their own side (width 4 always
-// does: dw_plane_covers), kMaxTile-wide tiles between them, then 8, 4, 2, 1.
+// Kernel rows of row phase ry (ky = ry + S*r); at least 1, so a phase without rows (K < S) still
+// names a compiled strip.
+template <int K, int S>
+constexpr int kRows(int ry) {
+  return ry == 0 ? (K + S - 1) / S : std::max(1, K / S);
+}
+
+// The strip function of tile t in row phase ry; nullptr where that tile is not compiled.
+template <int K, int S>
+StripFn phase_strip_fn(int ry, const ColumnTile& t) {
+  if (ry == 0) return strip_fn<K, S, kRows<K, S>(0)>(t);
+  return strip_fn<K, S, kRows<K, S>(1)>(t);
+}
+
+// The equal cut where kEqualTile applies and every one of its tiles is compiled for both row
+// phases; else the widest edge tiles that keep to their own side (width 4 always does:
+// dw_plane_covers), kMaxTile-wide tiles between them, then 8, 4, 2, 1.
 template <int K, int S>
 std::vector<ColumnTile> column_tiles(int p, int w, int ow) {
   constexpr int Q = (K - 1) / S;
@@ -293,10 +307,9 @@ std::vector<ColumnTile> column_tiles(int p, int w, int ow) {
   std::vector<ColumnTile> tiles;
   if (E && ow % E == 0 && ow / E == (ow + 15) / 16) {
     bool ok = true;
-    for (int ox = 0; ox < ow; ox += E) {
-      const ColumnTile t = column_tile<K, S>(ox, E, p, w);
-      ok = ok && t.lz <= Q && t.tz <= Q + 1 && t.col + t.lz < w && (E - 1 + t.f) / S + Q + 1 - t.lz - t.tz > 0;
-      tiles.push_back(t);
+    for (int ox = 0; ox < ow && ok; ox += E) {
+      tiles.push_back(column_tile<K, S>(ox, E, p, w));
+      for (int ry = 0; ry < S; ++ry) ok = ok && phase_strip_fn<K, S>(ry, tiles.back()) != nullptr;
     }
     if (ok) return tiles;
     tiles.clear();
@@ -327,7 +340,6 @@ struct Strip {
 
 template <int K, int S>
 std::vector<Strip> plane_strips(int w, int oh, int ow, int p) {
-  constexpr int kRows0 = (K + S - 1) / S, kRows1 = K / S;  // kernel rows of phase 0; of phase 1 (S = 2)
   const ptrdiff_t out_row = ptrdiff_t(ow) * 4;
   const std::vector<ColumnTile> tiles = column_tiles<K, S>(p, w, ow);
   std::vector<Strip> plan;
@@ -337,7 +349,7 @@ std::vector<Strip> plane_strips(int w, int oh, int ow, int p) {
     const int n = (oh - oy + S - 1) / S;
     for (const ColumnTile& t : tiles) {
       Strip st;
-      st.fn = ry == 0 ? strip_fn<K, S, kRows0>(t) : strip_fn<K, S, (kRows1 > 0 ? kRows1 : 1)>(t);
+      st.fn = phase_strip_fn<K, S>(ry, t);
       st.col = 4 * (t.col + t.lz);
       st.w = ptrdiff_t(ry) * K * 4;
       st.out = oy * out_row + 4 * t.ox;
