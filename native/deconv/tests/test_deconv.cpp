@@ -174,7 +174,8 @@ void test_named_shapes() {
 
 // Depthwise NC4HW4 plane kernels (dw_plane) over every (k, s) they cover, every padding and
 // output padding, widths 1..20 (edge tiles on one side, both sides, none; tiles of every width)
-// and 28 (with 14, the rows cut into equal 14-wide tiles for k3s1 / k4s2; 21 is not such a row),
+// and 28, 42 (with 14, the rows cut into equal 14-wide tiles for k3s1 / k4s2, whose left-edge k3s1
+// tile reads one input column of its neighbour; 21 is not such a row),
 // a partial channel block, with and without bias; plus geometries they do not cover.
 void test_depthwise_planes() {
   std::mt19937 rng(4242);
@@ -184,7 +185,7 @@ void test_depthwise_planes() {
     const int k = kv[0], s = kv[1];
     for (int p = 0; p < k; ++p)
       for (int op = 0; op < s; ++op)
-        for (int w : {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 28}) {
+        for (int w : {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 28, 42}) {
           const int c = (w % 3 == 0) ? 6 : 8, h = 1 + (w * 7 + p) % 6;
           mgf_deconv_desc d{c, c, k, k, s, s, p, p, 1, 1, op, op, c};
           int32_t oh, ow;

@@ -66,10 +66,32 @@ constexpr int kEqualTile = (K == 3 && S == 1) || (K == 4 && S == 2) ? 14 : 0;
 template <int K, int S, int T>
 constexpr int kPairT = kPair<K, S> == 2 && 2 * T <= 16 ? 2 : 1;
 
+// Window columns read beyond a tile's own, so that its window is whole loads of 4: a 14-wide
+// k3s1 tile with its left edge has 15 columns, so it reads one more on the right, the
+// neighbouring tile's (column_tiles takes the cut only where that column exists): 1, else 0.
+// (With 4+4+4+3 columns GCC 12 adds 2 `mov`s per row to that tile; one more column on the left
+// of the right-edge tile made it add 8, so that tile keeps its 15.)
+constexpr int window_extra(int k, int s, int t, int lz, int tz) {
+  return k == 3 && s == 1 && t == 14 && lz == 1 && tz == 0 ? 1 : 0;
+}
+
+// The order of one window group's FMLAs: tap by tap (q up or down, each over the whole tile) or
+// output by output. Results depend on it only through rounding (kTapDown sums an output's taps
+// in the other order); GCC 12's register allocation of the tile depends on it, measured with
+// bench/deconv (profile.py --blocks): k3s1 taps up (14-wide left-edge tile: 5 -> 0 `mov`s per
+// row with window_extra) but its right-edge tile output by output (2 -> 1); k4s2 taps down
+// (7x7: 55.8% -> 58.4% FMLA); the geometries outside the benchmark keep output order.
+enum FmlaOrder { kTapUp, kTapDown, kOutputs };
+constexpr FmlaOrder fmla_order(int k, int s, int t, int lz, int tz) {
+  if (k == 4 && s == 2) return kTapDown;
+  if (k == 3 && s == 1) return t == 14 && lz == 0 && tz == 1 ? kOutputs : kTapUp;
+  return kOutputs;
+}
+
 // Window columns [C0, HI) of one input row, 4 per load, each group used up before the next is
 // loaded; x -> column C0 on entry, advanced past column HI - 1 (post-indexed loads). The row
 // feeds output row 0 of the tile through weights wa (if UA) and output row 1 through wb (if UB).
-template <int K, int S, int T, int F, int C0, int HI, bool UA, bool UB, int RB>
+template <int K, int S, int T, int F, int C0, int HI, bool UA, bool UB, int RB, FmlaOrder Ord>
 MGF_ALWAYS_INLINE void mixed_columns(float32x4_t (&acc)[RB][T], const float32x4_t (&wa)[K], const float32x4_t (&wb)[K],
                                      const float*& x) {
   using M = Mixed<K, S, T, F>;
@@ -77,8 +99,11 @@ MGF_ALWAYS_INLINE void mixed_columns(float32x4_t (&acc)[RB][T], const float32x4_
   float32x4_t win[N];
   load_vectors<N>(x, win);
   x = advance(x, 4 * N);
-  MGF_UNROLL for (int i = 0; i < T; ++i) {
-    MGF_UNROLL for (int q = 0; q <= M::Q; ++q) {
+  constexpr bool kByOutput = Ord == kOutputs;
+  MGF_UNROLL for (int a1 = 0; a1 < (kByOutput ? T : M::Q + 1); ++a1) {
+    MGF_UNROLL for (int a2 = 0; a2 < (kByOutput ? M::Q + 1 : T); ++a2) {
+      const int i = kByOutput ? a1 : a2, j = kByOutput ? a2 : a1;
+      const int q = Ord == kTapDown ? M::Q - j : j;
       const int t = M::col(i, q) - C0;
       if (M::tap(i, q) < K && t >= 0 && t < N) {
         if constexpr (UA) acc[0][i] = vfmaq_f32(acc[0][i], win[t], wa[M::tap(i, q)]);
@@ -86,18 +111,18 @@ MGF_ALWAYS_INLINE void mixed_columns(float32x4_t (&acc)[RB][T], const float32x4_
       }
     }
   }
-  if constexpr (C0 + 4 < HI) mixed_columns<K, S, T, F, C0 + 4, HI, UA, UB, RB>(acc, wa, wb, x);
+  if constexpr (C0 + 4 < HI) mixed_columns<K, S, T, F, C0 + 4, HI, UA, UB, RB, Ord>(acc, wa, wb, x);
 }
 
 // Input rows U .. R of a row pair (input row U feeds row 0 through kernel row U - 1, row 1
 // through kernel row U), each pointer moved on by its step after its window.
-template <int K, int S, int R, int T, int F, int LZ, int HI, int U>
+template <int K, int S, int R, int T, int F, int LZ, int HI, FmlaOrder Ord, int U>
 MGF_ALWAYS_INLINE void pair_rows(float32x4_t (&acc)[2][T], const float32x4_t (&wk)[R][K], const float* (&xr)[R + 1],
                                  ptrdiff_t step) {
   constexpr int MA = U >= 1 ? U - 1 : 0, MB = U < R ? U : 0;
-  mixed_columns<K, S, T, F, LZ, HI, (U >= 1), (U < R), 2>(acc, wk[MA], wk[MB], xr[U]);
+  mixed_columns<K, S, T, F, LZ, HI, (U >= 1), (U < R), 2, Ord>(acc, wk[MA], wk[MB], xr[U]);
   xr[U] += step;
-  if constexpr (U < R) pair_rows<K, S, R, T, F, LZ, HI, U + 1>(acc, wk, xr, step);
+  if constexpr (U < R) pair_rows<K, S, R, T, F, LZ, HI, Ord, U + 1>(acc, wk, xr, step);
 }
 
 // One strip: a column tile of the n output rows of one row phase (out_rows floats apart), in
@@ -125,11 +150,13 @@ using StripFn = void (*)(const StripArgs&);
 // row is a run of its own.
 template <int K, int S, int R, int T, int F, int LZ, int TZ>
 void mixed_strip(const StripArgs& a) {
-  constexpr int HI = Mixed<K, S, T, F>::NW - TZ;
+  constexpr FmlaOrder kOrd = fmla_order(K, S, T, LZ, TZ);
+  constexpr int LO = LZ, HI = Mixed<K, S, T, F>::NW - TZ + window_extra(K, S, T, LZ, TZ);  // columns loaded
   constexpr bool kInRegs = R * K <= 12;
-  constexpr ptrdiff_t kRowW = S * K * 4, kWindow = 4 * (HI - LZ);
+  constexpr ptrdiff_t kRowW = S * K * 4, kWindow = 4 * (HI - LO);
   const ptrdiff_t in_row = a.in_row, out_rows = a.out_rows;
-  const int h = a.h;
+  const int h = a.h, n = a.n, jy0 = a.jy0;
+  const float* const zeros = a.zeros;
   for (int c = 0; c < a.planes; ++c) {
     const float* const wt = a.w + c * ptrdiff_t(K * K * 4);
     const float* const in = a.in + c * a.in_plane + a.col;
@@ -139,10 +166,10 @@ void mixed_strip(const StripArgs& a) {
     if constexpr (kInRegs) {
       MGF_UNROLL for (int r = 0; r < R; ++r) MGF_UNROLL for (int t = 0; t < K; ++t) wk[r][t] = vld1q_f32(wt + r * kRowW + 4 * t);
     }
-    for (int i = 0; i < a.n;) {
-      const int jy = a.jy0 + i;
+    for (int i = 0; i < n;) {
+      const int jy = jy0 + i;
       const bool interior = jy - (R - 1) >= 0 && jy < h;
-      const int run = interior ? std::min(a.n - i, h - jy) : 1;
+      const int run = interior ? std::min(n - i, h - jy) : 1;
       if constexpr (kPairT<K, S, T> == 2) {
         if (run >= 2) {  // pairs: input rows jy + 1 - u, u = 0 .. R, two output rows per step
           const float* xr[R + 1];
@@ -154,7 +181,7 @@ void mixed_strip(const StripArgs& a) {
             MGF_UNROLL for (int t = 0; t < T; ++t) acc[0][t] = vld1q_f32(b + 4 * t);
             static_assert(2 * T <= 16, "row pairs start from 2*T of the 16 bias copies");
             MGF_UNROLL for (int t = 0; t < T; ++t) acc[1][t] = vld1q_f32(b + 4 * (T + t));
-            pair_rows<K, S, R, T, F, LZ, HI, 0>(acc, wk, xr, 2 * in_row - kWindow);
+            pair_rows<K, S, R, T, F, LO, HI, kOrd, 0>(acc, wk, xr, 2 * in_row - kWindow);
             float* o1 = advance(out, out_rows);
             MGF_UNROLL for (int t = 0; t < T; ++t) vst1q_f32(out + 4 * t, acc[0][t]);
             MGF_UNROLL for (int t = 0; t < T; ++t) vst1q_f32(o1 + 4 * t, acc[1][t]);
@@ -167,24 +194,24 @@ void mixed_strip(const StripArgs& a) {
       ptrdiff_t step[R];  // from the end of one window to the start of the next
       MGF_UNROLL for (int r = 0; r < R; ++r) {
         const bool real = jy - r >= 0 && jy - r < h;
-        xr[r] = real ? in + (jy - r) * in_row : a.zeros;
+        xr[r] = real ? in + (jy - r) * in_row : zeros;
         step[r] = real ? in_row - kWindow : -kWindow;
       }
       // Where row pairs exist, a boundary row leaves out the kernel rows that read the zero row
       // (decided per row run, so interior runs of single rows pay no test).
       auto rows = [&](auto skip_zeros) {
-        for (int k = 0; k < run; ++k, out += out_rows) {
+        for (float* const end = out + run * out_rows; out != end; out += out_rows) {
           float32x4_t acc[1][T];
           const float* b = advance(bias, 0);
           MGF_UNROLL for (int t = 0; t < T; ++t) acc[0][t] = vld1q_f32(b + 4 * t);
           MGF_UNROLL for (int r = 0; r < R; ++r) {
-            if (decltype(skip_zeros)::value && xr[r] == a.zeros) continue;
+            if (decltype(skip_zeros)::value && xr[r] == zeros) continue;
             if constexpr (kInRegs) {
-              mixed_columns<K, S, T, F, LZ, HI, true, false, 1>(acc, wk[r], wk[r], xr[r]);
+              mixed_columns<K, S, T, F, LO, HI, true, false, 1, kOrd>(acc, wk[r], wk[r], xr[r]);
             } else {
               float32x4_t wrow[K];
               MGF_UNROLL for (int t = 0; t < K; ++t) wrow[t] = vld1q_f32(wt + r * kRowW + 4 * t);
-              mixed_columns<K, S, T, F, LZ, HI, true, false, 1>(acc, wrow, wrow, xr[r]);
+              mixed_columns<K, S, T, F, LO, HI, true, false, 1, kOrd>(acc, wrow, wrow, xr[r]);
             }
             xr[r] += step[r];
           }
@@ -309,7 +336,10 @@ std::vector<ColumnTile> column_tiles(int p, int w, int ow) {
     bool ok = true;
     for (int ox = 0; ox < ow && ok; ox += E) {
       tiles.push_back(column_tile<K, S>(ox, E, p, w));
-      for (int ry = 0; ry < S; ++ry) ok = ok && phase_strip_fn<K, S>(ry, tiles.back()) != nullptr;
+      const ColumnTile& t = tiles.back();
+      for (int ry = 0; ry < S; ++ry) ok = ok && phase_strip_fn<K, S>(ry, t) != nullptr;
+      const int nw = (t.f + E - 1) / S + Q + 1;  // window columns; the extra ones must exist
+      ok = ok && t.col + nw - t.tz + window_extra(K, S, E, t.lz, t.tz) <= w;
     }
     if (ok) return tiles;
     tiles.clear();
