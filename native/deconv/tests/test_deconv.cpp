@@ -8,23 +8,13 @@
 #include <string>
 #include <vector>
 
+#include "check.h"
 #include "deconv_reference.h"
 #include "megforge/deconv.h"
 
 namespace {
 
-int g_failures = 0;
 std::set<std::string> g_kernels_seen;  // loop nests the grid exercised
-
-#define CHECK(cond, ...)                                 \
-  do {                                                   \
-    if (!(cond)) {                                       \
-      std::fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-      std::fprintf(stderr, __VA_ARGS__);                 \
-      std::fprintf(stderr, "\n");                        \
-      ++g_failures;                                      \
-    }                                                    \
-  } while (0)
 
 std::string describe(const mgf_deconv_desc& d, int32_t n, int32_t h, int32_t w, int layout, int algo, bool bias) {
   char buf[512];
@@ -273,10 +263,7 @@ int main() {
   test_depthwise_nonfinite_weight();
   test_threads_agree();
   test_relayout_round_trip();
-  if (g_failures) {
-    std::fprintf(stderr, "%d failure(s)\n", g_failures);
-    return 1;
-  }
+  if (check_report()) return 1;
   std::printf("test_deconv (%s kernels): all passed\n", mgf_deconv_isa());
   return 0;
 }

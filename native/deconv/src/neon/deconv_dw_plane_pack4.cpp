@@ -419,19 +419,37 @@ void mixed_planes(const DwPlaneArgs& a) {
   }
 }
 
+// Calls f(K, S) (std::integral_constant arguments) for the (k, s) the plane kernels are compiled
+// for; false for any other.
+template <class F>
+bool with_kernel_stride(int k, int s, F&& f) {
+  using std::integral_constant;
+  switch (k * 10 + s) {
+    case 22: f(integral_constant<int, 2>{}, integral_constant<int, 2>{}); return true;
+    case 31: f(integral_constant<int, 3>{}, integral_constant<int, 1>{}); return true;
+    case 32: f(integral_constant<int, 3>{}, integral_constant<int, 2>{}); return true;
+    case 42: f(integral_constant<int, 4>{}, integral_constant<int, 2>{}); return true;
+    case 51: f(integral_constant<int, 5>{}, integral_constant<int, 1>{}); return true;
+    case 52: f(integral_constant<int, 5>{}, integral_constant<int, 2>{}); return true;
+    default: return false;
+  }
+}
+
 }  // namespace
+
+int dw_plane_tile_widths(int k, int s, int p, int w, int ow, int* widths, int cap) {
+  if (!dw_plane_covers(k, s, p, w, ow)) return 0;
+  std::vector<ColumnTile> tiles;
+  with_kernel_stride(k, s, [&](auto K, auto S) {
+    tiles = column_tiles<decltype(K)::value, decltype(S)::value>(p, w, ow);
+  });
+  for (size_t i = 0; i < tiles.size() && int(i) < cap; ++i) widths[i] = tiles[i].t;
+  return int(tiles.size());
+}
 
 bool dw_plane(const DwPlaneArgs& a) {
   if (!dw_plane_covers(a.k, a.s, a.p, a.w, a.ow)) return false;
-  switch (a.k * 10 + a.s) {
-    case 22: mixed_planes<2, 2>(a); return true;
-    case 31: mixed_planes<3, 1>(a); return true;
-    case 32: mixed_planes<3, 2>(a); return true;
-    case 42: mixed_planes<4, 2>(a); return true;
-    case 51: mixed_planes<5, 1>(a); return true;
-    case 52: mixed_planes<5, 2>(a); return true;
-    default: return false;
-  }
+  return with_kernel_stride(a.k, a.s, [&](auto K, auto S) { mixed_planes<decltype(K)::value, decltype(S)::value>(a); });
 }
 
 }  // namespace megforge::deconv::MGF_ISA
