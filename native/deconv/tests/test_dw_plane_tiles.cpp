@@ -17,10 +17,11 @@ namespace isa = megforge::deconv::MGF_ISA;
 
 int output_width(int k, int s, int p, int op, int w) { return (w - 1) * s - 2 * p + k + op; }
 
+// The cut of one row; empty where dw_plane does not take the geometry.
 std::vector<int> cut(int k, int s, int p, int w, int ow) {
-  std::vector<int> widths(64);
+  std::vector<int> widths(isa::dw_plane_tile_widths(k, s, p, w, ow, nullptr, 0));
   const int n = isa::dw_plane_tile_widths(k, s, p, w, ow, widths.data(), int(widths.size()));
-  widths.resize(n > 0 && n <= 64 ? n : 0);
+  CHECK(n == int(widths.size()), "k%d s%d p%d w%d: %d tiles, then %d", k, s, p, w, int(widths.size()), n);
   return widths;
 }
 
